@@ -1,0 +1,37 @@
+# archbench: the front door. `make test` and `make bench` do their own set-up on Debian 12:
+# missing packages are installed with apt-get (through sudo when not root), then CMake
+# configures and builds into $(BUILD), programs in $(BUILD)/bin.
+BUILD ?= build
+CMAKE_BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+
+DEBIAN_PACKAGES := cmake make g++ pkg-config libboost-dev libevent-dev libbenchmark-dev \
+                   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: all build deps test clean
+
+all: build
+
+# Installs only what is missing, so that a machine already set up never touches apt.
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing missing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure
+
+clean:
+	rm -rf $(BUILD)

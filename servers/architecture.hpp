@@ -1,0 +1,35 @@
+// What the registry knows of an architecture (after Redis' ae: one small interface, and main
+// never knows which implementation it got). Each servers/<name>.cpp defines one Architecture.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "protocol/zen.hpp"
+#include "servers/stop.hpp"
+
+namespace archbench {
+
+struct ServerOptions {
+    zen::Workload workload;
+    unsigned threads = 1;    // pooled variants: worker threads
+    unsigned processes = 1;  // pooled variants: worker processes
+};
+
+struct Traits {
+    bool concurrent;            // serves several clients at once (false: one at a time)
+    bool process_based;         // its workers are processes (their cost is counted as children)
+    std::size_t connection_limit;  // clients beyond this many are refused (0: no limit of its own)
+};
+
+struct Architecture {
+    std::string_view name;
+    std::string_view description;  // one line, shown by --list
+    Traits traits;
+    // Serves clients on `listen_fd` (a bound, listening, blocking socket) until `stop` is
+    // requested, then ends every thread and process it started and returns. Throws
+    // std::runtime_error only for a startup failure.
+    void (*serve)(int listen_fd, const ServerOptions& options, StopSignal& stop);
+};
+
+}  // namespace archbench

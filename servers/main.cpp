@@ -1,0 +1,121 @@
+// archbench-server: runs the Zen service under the architecture named by --arch.
+// DESIGN.md fixes its command line and its "listening on HOST:PORT" line.
+#include <pthread.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <thread>
+
+#include "servers/net.hpp"
+#include "servers/registry.hpp"
+#include "servers/stop.hpp"
+
+using namespace archbench;
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+std::string architecture_names() {
+    std::string names;
+    for (const Architecture* architecture : all_architectures())
+        names += (names.empty() ? "" : ", ") + std::string(architecture->name);
+    return names;
+}
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "archbench-server: %s\n", message.c_str());
+    return kUsageError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    std::string arch_name;
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 1060;
+    ServerOptions options;
+    options.threads = options.processes = cores;
+    bool list = false;
+
+    CLI::App app("archbench-server: the Zen service under one server architecture.\n"
+                 "Prints 'listening on HOST:PORT' once it accepts connections; SIGTERM or "
+                 "SIGINT stops it.",
+                 "archbench-server");
+    app.option_defaults()->always_capture_default();
+    app.add_option("--arch", arch_name, "architecture to run (see --list): " + architecture_names());
+    app.add_option("--host", host, "numeric address to bind");
+    app.add_option("--port", port, "port to listen on (0: any free port)");
+    app.add_option("--threads", options.threads, "worker threads of pooled variants")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--processes", options.processes, "worker processes of pooled variants")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--work-us", options.workload.work_us, "CPU microseconds burnt per request");
+    app.add_option("--sleep-us", options.workload.sleep_us, "microseconds blocked per request");
+    app.add_option("--reply-bytes", options.workload.reply_bytes,
+                   "pad every answer to this many bytes (0: no padding)");
+    app.add_option("--max-request", options.workload.max_request,
+                   "a question reaching this many bytes without '?' is refused and closed")
+        ->check(CLI::PositiveNumber);
+    app.add_flag("--list", list, "print each architecture and its description, then exit");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& help) {
+        return app.exit(help);
+    } catch (const CLI::ParseError& error) {
+        return usage_error(error.what());
+    }
+
+    if (list) {
+        for (const Architecture* architecture : all_architectures())
+            std::printf("%.*s\t%.*s\n", static_cast<int>(architecture->name.size()),
+                        architecture->name.data(), static_cast<int>(architecture->description.size()),
+                        architecture->description.data());
+        return 0;
+    }
+    if (arch_name.empty()) return usage_error("--arch is required (see --list)");
+    const Architecture* architecture = find_architecture(arch_name);
+    if (architecture == nullptr)
+        return usage_error("unknown architecture '" + arch_name + "' (known: " +
+                           architecture_names() + ")");
+
+    block_server_signals();  // before any thread starts, so that every thread inherits it
+    Listener listener;
+    try {
+        listener = listen_on(host, port);
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "archbench-server: %s\n", error.what());
+        return 1;
+    }
+    std::printf("listening on %s:%u\n", listener.host.c_str(), listener.port);
+    std::fflush(stdout);
+    std::fprintf(stderr, "archbench-server: %s on %s:%u\n", arch_name.c_str(),
+                 listener.host.c_str(), listener.port);
+
+    StopSignal stop;
+    std::thread signal_watcher([&stop] {
+        const int signal = wait_for_stop_signal();
+        if (!stop.requested()) std::fprintf(stderr, "archbench-server: %s, stopping\n", strsignal(signal));
+        stop.request();
+    });
+
+    int status = 0;
+    try {
+        architecture->serve(listener.socket.fd(), options, stop);
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "archbench-server: %s: %s\n", arch_name.c_str(), error.what());
+        status = 1;
+    }
+    if (!stop.requested()) {
+        stop.request();  // the watcher's signal is then only its wake-up call
+        pthread_kill(signal_watcher.native_handle(), SIGTERM);
+    }
+    signal_watcher.join();
+    return status;
+}

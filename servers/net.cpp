@@ -1,0 +1,120 @@
+#include "servers/net.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "servers/architecture.hpp"
+
+namespace archbench {
+
+void Socket::reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+}
+
+static std::runtime_error listen_error(const std::string& host, std::uint16_t port,
+                                       const char* what) {
+    return std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                              what);
+}
+
+Listener listen_on(const std::string& host, std::uint16_t port) {
+    sockaddr_storage address{};
+    socklen_t length = 0;
+    if (auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+        inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        length = sizeof *v4;
+    } else if (auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+               inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        length = sizeof *v6;
+    } else {
+        throw listen_error(host, port, "not a numeric IPv4 or IPv6 address");
+    }
+
+    Socket socket(::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!socket) throw listen_error(host, port, std::strerror(errno));
+    const int on = 1;
+    setsockopt(socket.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (bind(socket.fd(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        listen(socket.fd(), SOMAXCONN) != 0)
+        throw listen_error(host, port, std::strerror(errno));
+
+    getsockname(socket.fd(), reinterpret_cast<sockaddr*>(&address), &length);
+    const std::uint16_t real_port =
+        ntohs(address.ss_family == AF_INET
+                  ? reinterpret_cast<sockaddr_in*>(&address)->sin_port
+                  : reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
+    return Listener{std::move(socket), host, real_port};
+}
+
+void set_nonblocking(int fd) {
+    const int flags = fcntl(fd, F_GETFL, 0);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int accept_client(int listen_fd, StopSignal& stop) {
+    bool told_out_of_descriptors = false;
+    while (!stop.requested()) {
+        const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            const int on = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+            return fd;
+        }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            // Out of descriptors or memory: a pending client stays in the backlog until one is
+            // freed. Retrying at once would spin at 100% CPU.
+            if (!told_out_of_descriptors)
+                std::fprintf(stderr, "accept: %s; retrying every 10 ms\n", std::strerror(errno));
+            told_out_of_descriptors = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        // EINTR, ECONNABORTED and friends concern one attempt; EINVAL after a stop ends the loop.
+    }
+    return -1;
+}
+
+bool send_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t sent = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        bytes.remove_prefix(static_cast<std::size_t>(sent));
+    }
+    return true;
+}
+
+void serve_client_blocking(int fd, const ServerOptions& options) {
+    zen::Conversation conversation(options.workload);
+    std::array<char, 16 * 1024> input;
+    std::string output;
+    for (;;) {
+        const ssize_t received = recv(fd, input.data(), input.size(), 0);
+        if (received < 0 && errno == EINTR) continue;
+        if (received <= 0) return;  // EOF, reset, or shut down by a stop
+        const zen::FrameStatus status =
+            conversation.on_input({input.data(), static_cast<std::size_t>(received)}, output);
+        if (!send_all(fd, output)) return;
+        output.clear();
+        if (status == zen::FrameStatus::too_long) return;
+    }
+}
+
+}  // namespace archbench

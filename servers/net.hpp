@@ -1,0 +1,63 @@
+// Socket helpers shared by every architecture: owning a descriptor, the listening socket, and
+// the blocking calls that the blocking servers make the same way.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace archbench {
+
+class StopSignal;
+struct ServerOptions;
+
+// Owns one descriptor and closes it once.
+class Socket {
+public:
+    Socket() = default;
+    explicit Socket(int fd) : fd_(fd) {}
+    ~Socket() { reset(); }
+    Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Socket& operator=(Socket&& other) noexcept {
+        if (this != &other) {
+            reset();
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+
+    int fd() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
+    void reset();
+    explicit operator bool() const { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+};
+
+struct Listener {
+    Socket socket;
+    std::string host;
+    std::uint16_t port;  // the real port, also when 0 was asked for
+};
+
+// Binds and listens (SO_REUSEADDR, backlog SOMAXCONN) on a numeric IPv4 or IPv6 address.
+// Throws std::runtime_error with a one-line reason.
+Listener listen_on(const std::string& host, std::uint16_t port);
+
+void set_nonblocking(int fd);
+
+// Blocking accept() of the next client. Returns -1 once `stop` is requested. Failures that
+// concern one connection (ECONNABORTED, EINTR) are retried; running out of descriptors is logged
+// and retried after a pause instead of spinning.
+int accept_client(int listen_fd, StopSignal& stop);
+
+// Sends all of `bytes` on a blocking socket; false when the peer is gone.
+bool send_all(int fd, std::string_view bytes);
+
+// Stevens' web_child(): serves one client on a blocking socket until it leaves, sends an
+// over-long question, or the socket is shut down. Shared by every blocking architecture.
+void serve_client_blocking(int fd, const ServerOptions& options);
+
+}  // namespace archbench

@@ -1,0 +1,23 @@
+// The registry: one line per architecture. To add one, write servers/<name>.cpp defining
+// `const Architecture <name>_architecture`, and list it here (README: "Adding an architecture").
+#include "servers/registry.hpp"
+
+#include <array>
+
+namespace archbench {
+
+extern const Architecture single_architecture;
+
+static const auto kArchitectures = std::to_array<const Architecture*>({
+    &single_architecture,
+});
+
+std::span<const Architecture* const> all_architectures() { return kArchitectures; }
+
+const Architecture* find_architecture(std::string_view name) {
+    for (const Architecture* architecture : kArchitectures)
+        if (architecture->name == name) return architecture;
+    return nullptr;
+}
+
+}  // namespace archbench

@@ -1,0 +1,318 @@
+// DESIGN.md's contract, checked over real loopback sockets against the real archbench-server,
+// once for every architecture in the registry: a new architecture is tested the moment it is
+// registered.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "protocol/zen.hpp"
+#include "servers/registry.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/server_process.hpp"
+
+namespace archbench {
+// Test names end with the architecture's name (CTest: ".../EachAphorismGetsItsAnswer/epoll").
+void PrintTo(const Architecture* architecture, std::ostream* out) { *out << architecture->name; }
+}  // namespace archbench
+
+using namespace archbench;
+using namespace archbench::testing;
+
+namespace {
+
+constexpr std::string_view kBeautiful = "Beautiful is better than?";
+constexpr std::string_view kExplicit = "Explicit is better than?";
+constexpr std::string_view kSimple = "Simple is better than?";
+
+std::vector<const Architecture*> architectures_where(bool (*keep)(const Architecture&)) {
+    std::vector<const Architecture*> kept;
+    for (const Architecture* architecture : all_architectures())
+        if (keep(*architecture)) kept.push_back(architecture);
+    return kept;
+}
+
+class Conformance : public ::testing::TestWithParam<const Architecture*> {
+protected:
+    ServerProcess start(std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"--arch", std::string(GetParam()->name)};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return ServerProcess(args);
+    }
+};
+
+using std::chrono::steady_clock;
+
+double seconds_since(steady_clock::time_point start) {
+    return std::chrono::duration<double>(steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+TEST_P(Conformance, ListeningLineNamesLoopbackAndTheRealPort) {
+    ServerProcess server = start();
+    EXPECT_EQ(server.listening_line(), "listening on 127.0.0.1:" + std::to_string(server.port()));
+    EXPECT_NE(server.port(), 0);
+}
+
+TEST_P(Conformance, EachAphorismGetsItsAnswer) {
+    ServerProcess server = start();
+    Client client(server.port());
+    for (const zen::Aphorism& aphorism : zen::kAphorisms) {
+        client.send(aphorism.question);
+        EXPECT_EQ(client.read_answer(), aphorism.answer) << aphorism.question;
+    }
+}
+
+TEST_P(Conformance, PipelinedQuestionsAreAnsweredInOrder) {
+    ServerProcess server = start();
+    Client client(server.port());
+    client.send(std::string(kSimple) + std::string(kBeautiful) + std::string(kExplicit) +
+                std::string(kBeautiful));
+    EXPECT_EQ(client.read_answers(4),
+              (std::vector<std::string>{"Complex.", "Ugly.", "Implicit.", "Ugly."}));
+}
+
+TEST_P(Conformance, QuestionSplitAcrossWritesIsAnswered) {
+    ServerProcess server = start();
+    Client client(server.port());
+    client.send("Beautiful is");
+    std::this_thread::sleep_for(50ms);
+    client.send(" better");
+    std::this_thread::sleep_for(50ms);
+    client.send(" than?");
+    EXPECT_EQ(client.read_answer(), "Ugly.");
+}
+
+TEST_P(Conformance, UnknownQuestionGetsErrorAndConnectionStaysOpen) {
+    ServerProcess server = start();
+    Client client(server.port());
+    client.send("Flat is better than?");
+    EXPECT_EQ(client.read_answer(), "Error: unknown aphorism.");
+    client.send(kSimple);
+    EXPECT_EQ(client.read_answer(), "Complex.");
+}
+
+TEST_P(Conformance, OverlongQuestionGetsErrorThenClose) {
+    ServerProcess server = start();
+    Client client(server.port());
+    client.send(std::string(1024, 'x'));
+    EXPECT_EQ(client.read_answer(), "Error: request too long.");
+    EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_P(Conformance, OverlongQuestionFarBeyondTheLimitStillGetsTheError) {
+    // Bytes the server never reads are still queued when it closes: the answer must not be lost
+    // to the reset that an ordinary close() would then send.
+    ServerProcess server = start();
+    Client client(server.port());
+    client.send(std::string(64 * 1024, 'x'));
+    EXPECT_EQ(client.read_answer(), "Error: request too long.");
+    EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_P(Conformance, ServerServesNextClientAfterOverlongQuestion) {
+    ServerProcess server = start();
+    {
+        Client abuser(server.port());
+        abuser.send(std::string(2048, 'x'));
+        EXPECT_TRUE(abuser.closed_by_server());
+    }
+    Client next(server.port());
+    next.send(kExplicit);
+    EXPECT_EQ(next.read_answer(), "Implicit.");
+}
+
+TEST_P(Conformance, MaxRequestSetsTheLimit) {
+    ServerProcess server = start({"--max-request", "16"});
+    Client client(server.port());
+    client.send("Explicit is better than?");  // 24 bytes: over the limit at byte 16
+    EXPECT_EQ(client.read_answer(), "Error: request too long.");
+    EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_P(Conformance, EofMidQuestionClosesThatConnectionOnly) {
+    ServerProcess server = start();
+    Client quitter(server.port());
+    quitter.send("Beautiful is bet");
+    quitter.shutdown_write();
+    EXPECT_TRUE(quitter.closed_by_server());
+    Client next(server.port());
+    next.send(kBeautiful);
+    EXPECT_EQ(next.read_answer(), "Ugly.");
+}
+
+TEST_P(Conformance, EofBetweenQuestionsIsAGoodbye) {
+    ServerProcess server = start();
+    Client client(server.port());
+    client.send(kSimple);
+    client.shutdown_write();
+    EXPECT_EQ(client.read_answer(), "Complex.");
+    EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_P(Conformance, ResetMidQuestionClosesThatConnectionOnly) {
+    ServerProcess server = start();
+    Client quitter(server.port());
+    quitter.send("Simple is be");
+    std::this_thread::sleep_for(50ms);
+    quitter.reset();
+    Client next(server.port());
+    next.send(kSimple);
+    EXPECT_EQ(next.read_answer(), "Complex.");
+    EXPECT_TRUE(server.running());
+}
+
+TEST_P(Conformance, ClientResettingBeforeReadingItsAnswersDoesNotHurtTheServer) {
+    // The server's writes then fail with EPIPE or ECONNRESET: SIGPIPE must not kill it.
+    ServerProcess server = start({"--reply-bytes", "100000"});
+    for (int i = 0; i < 3; ++i) {
+        Client rude(server.port(), 100000, 4096);
+        std::string questions;
+        for (int q = 0; q < 20; ++q) questions += kSimple;
+        rude.send(questions);
+        std::this_thread::sleep_for(20ms);
+        rude.reset();
+    }
+    Client next(server.port(), 100000);
+    next.send(kSimple);
+    EXPECT_EQ(next.read_answer(), zen::padded("Complex.", 100000));
+}
+
+TEST_P(Conformance, LargeRepliesArriveWholeAndInOrder) {
+    // 200 kB answers to a client with a small receive buffer that reads late: the server's
+    // writes are partial and must be completed, in order.
+    ServerProcess server = start({"--reply-bytes", "200000"});
+    Client client(server.port(), 200000, 8192);
+    client.send(std::string(kBeautiful) + std::string(kSimple));
+    std::this_thread::sleep_for(200ms);
+    const std::vector<std::string> answers = client.read_answers(2, 10s);
+    ASSERT_EQ(answers.size(), 2u);
+    EXPECT_EQ(answers[0], zen::padded("Ugly.", 200000));
+    EXPECT_EQ(answers[1], zen::padded("Complex.", 200000));
+}
+
+TEST_P(Conformance, ReplyBytesPadsEveryAnswer) {
+    ServerProcess server = start({"--reply-bytes", "64"});
+    Client client(server.port(), 64);
+    client.send(std::string(kExplicit) + "What?");
+    const std::vector<std::string> answers = client.read_answers(2);
+    ASSERT_EQ(answers.size(), 2u);
+    EXPECT_EQ(answers[0], "Implicit" + std::string(55, '-') + ".");
+    EXPECT_EQ(answers[1], "Error: unknown aphorism" + std::string(40, '-') + ".");
+}
+
+TEST_P(Conformance, WorkUsBurnsServerCpuPerQuestion) {
+    ServerProcess server = start({"--work-us", "50000"});
+    const double cpu_before = server.cpu_seconds();
+    const auto start_time = steady_clock::now();
+    {
+        Client client(server.port());
+        client.send(std::string(kSimple) + std::string(kSimple) + std::string(kSimple) +
+                    std::string(kSimple));
+        EXPECT_EQ(client.read_answers(4).size(), 4u);
+        EXPECT_GE(seconds_since(start_time), 0.2);
+    }
+    // Forked children are counted once reaped, after the client has gone.
+    double burnt = 0;
+    for (int i = 0; i < 100 && burnt < 0.19; ++i) {
+        std::this_thread::sleep_for(20ms);
+        burnt = server.cpu_seconds() - cpu_before;
+    }
+    EXPECT_GE(burnt, 0.19);  // 4 x 50 ms, less one clock tick
+}
+
+TEST_P(Conformance, SleepUsDelaysEachAnswer) {
+    ServerProcess server = start({"--sleep-us", "50000"});
+    Client client(server.port());
+    const auto start_time = steady_clock::now();
+    client.send(std::string(kSimple) + std::string(kSimple) + std::string(kSimple));
+    EXPECT_EQ(client.read_answers(3).size(), 3u);
+    EXPECT_GE(seconds_since(start_time), 0.15);
+}
+
+TEST_P(Conformance, SigtermStopsWithinTwoSecondsLeavingNoProcess) {
+    ServerProcess server = start();
+    Client answered(server.port());
+    answered.send(kSimple);
+    ASSERT_EQ(answered.read_answer(), "Complex.");
+    Client idle(server.port());
+    idle.send("Beautiful is");
+    std::this_thread::sleep_for(50ms);
+    const auto start_time = steady_clock::now();
+    EXPECT_EQ(server.stop(SIGTERM, 2s), std::optional<int>(0)) << server.stderr_text();
+    EXPECT_LT(seconds_since(start_time), 2.0);
+    EXPECT_FALSE(server.group_has_processes());
+}
+
+TEST_P(Conformance, SigintStopsWithinTwoSecondsLeavingNoProcess) {
+    ServerProcess server = start();
+    Client idle(server.port());
+    idle.send(kSimple);
+    ASSERT_EQ(idle.read_answer(), "Complex.");
+    EXPECT_EQ(server.stop(SIGINT, 2s), std::optional<int>(0)) << server.stderr_text();
+    EXPECT_FALSE(server.group_has_processes());
+}
+
+TEST_P(Conformance, SigtermWithNoClientStopsAtOnce) {
+    ServerProcess server = start();
+    EXPECT_EQ(server.stop(SIGTERM, 2s), std::optional<int>(0)) << server.stderr_text();
+    EXPECT_FALSE(server.group_has_processes());
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryArchitecture, Conformance,
+                         ::testing::ValuesIn(all_architectures().begin(), all_architectures().end()));
+
+// The concurrency trait: what happens to a second client while the first sits idle halfway
+// through a question.
+class ConcurrentConformance : public Conformance {};
+class SerialConformance : public Conformance {};
+
+TEST_P(ConcurrentConformance, ClientIsAnsweredWhileAnotherIdlesMidQuestion) {
+    ServerProcess server = start();
+    Client idle(server.port());
+    idle.send("Beautiful is");
+    std::this_thread::sleep_for(50ms);
+    Client busy(server.port());
+    busy.send(kExplicit);
+    EXPECT_EQ(busy.read_answer(1s), "Implicit.");
+    idle.send(" better than?");  // the idle client was kept, not dropped
+    EXPECT_EQ(idle.read_answer(), "Ugly.");
+}
+
+TEST_P(ConcurrentConformance, TwoHundredClientsAtOnceEachGetTwentyRightAnswers) {
+    ServerProcess server = start();
+    std::vector<Client> clients;
+    for (int i = 0; i < 200; ++i) clients.emplace_back(server.port());
+    int right = 0;
+    for (int round = 0; round < 20; ++round) {
+        for (std::size_t i = 0; i < clients.size(); ++i)
+            clients[i].send(zen::kAphorisms[(round + i) % 3].question);
+        for (std::size_t i = 0; i < clients.size(); ++i)
+            right += clients[i].read_answer() == zen::kAphorisms[(round + i) % 3].answer;
+    }
+    EXPECT_EQ(right, 200 * 20);
+}
+
+TEST_P(SerialConformance, ClientIsAnsweredOnlyAfterTheIdleOneLeaves) {
+    ServerProcess server = start();
+    Client idle(server.port());
+    idle.send("Beautiful is");
+    std::this_thread::sleep_for(50ms);
+    Client waiting(server.port());
+    waiting.send(kExplicit);
+    EXPECT_TRUE(waiting.silent_for(300ms));
+    idle.shutdown_write();
+    EXPECT_EQ(waiting.read_answer(2s), "Implicit.");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ConcurrentArchitectures, ConcurrentConformance,
+    ::testing::ValuesIn(architectures_where([](const Architecture& a) { return a.traits.concurrent; })));
+INSTANTIATE_TEST_SUITE_P(
+    SerialArchitectures, SerialConformance,
+    ::testing::ValuesIn(architectures_where([](const Architecture& a) { return !a.traits.concurrent; })));
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConcurrentConformance);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SerialConformance);

@@ -1,0 +1,52 @@
+// A plain blocking test client on loopback: sends bytes, reads answers framed at '.', and tells
+// how the server ended the connection. Every wait has a deadline.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/zen.hpp"
+
+namespace archbench::testing {
+
+using namespace std::chrono_literals;
+
+class Client {
+public:
+    // Connects to 127.0.0.1:port. `receive_buffer` > 0 shrinks SO_RCVBUF before connecting, so
+    // that large answers reach the client in many pieces and the server must write partially.
+    explicit Client(std::uint16_t port, std::size_t reply_bytes = 0, int receive_buffer = 0);
+    ~Client();
+    Client(Client&& other) noexcept;
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    void send(std::string_view bytes);
+    // Reads until `count` answers arrived, the connection ended, or `timeout` passed.
+    std::vector<std::string> read_answers(std::size_t count, std::chrono::milliseconds timeout = 5s);
+    std::string read_answer(std::chrono::milliseconds timeout = 5s);
+    // True once the server has closed or reset the connection, within `timeout`. Answers that
+    // arrive meanwhile are kept for read_answers().
+    bool closed_by_server(std::chrono::milliseconds timeout = 5s);
+    // True when nothing arrives and the connection stays open for `period`.
+    bool silent_for(std::chrono::milliseconds period);
+
+    void shutdown_write();  // EOF: half-close
+    void reset();           // close with SO_LINGER 0: the server sees a reset
+    int fd() const { return fd_; }
+
+private:
+    // One recv() with a deadline; false when nothing more can come (EOF, error or time).
+    bool receive_until(std::chrono::steady_clock::time_point deadline);
+
+    int fd_ = -1;
+    bool ended_ = false;
+    zen::AnswerReader reader_;
+    std::deque<std::string> answers_;
+};
+
+}  // namespace archbench::testing

@@ -1,0 +1,173 @@
+#include "tests/support/server_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace archbench::testing {
+
+const char* server_binary() { return ARCHBENCH_SERVER_BINARY; }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<char*> argv_of(const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(server_binary()));
+    for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    return argv;
+}
+
+std::string make_temp_file() {
+    char path[] = "/tmp/archbench-test-XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    close(fd);
+    return path;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Waits for `pid` to exit until `deadline`; its wait status, or nothing.
+std::optional<int> wait_until(pid_t pid, Clock::time_point deadline) {
+    for (;;) {
+        int status = 0;
+        const pid_t done = waitpid(pid, &status, WNOHANG);
+        if (done == pid) return status;
+        if (Clock::now() >= deadline) return std::nullopt;
+        std::this_thread::sleep_for(2ms);
+    }
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(std::vector<std::string> args, std::chrono::milliseconds startup)
+    : stderr_path_(make_temp_file()) {
+    args.push_back("--port");
+    args.push_back("0");
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    const std::vector<char*> argv = argv_of(args);
+    pid_ = fork();
+    if (pid_ == 0) {
+        setpgid(0, 0);
+        dup2(out[1], STDOUT_FILENO);
+        const int err = open(stderr_path_.c_str(), O_WRONLY | O_TRUNC);
+        dup2(err, STDERR_FILENO);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    setpgid(pid_, pid_);  // also here, so that the group exists before either side goes on
+    close(out[1]);
+
+    const auto deadline = Clock::now() + startup;
+    std::string text;
+    while (text.find('\n') == std::string::npos && Clock::now() < deadline) {
+        pollfd readable{out[0], POLLIN, 0};
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (poll(&readable, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) continue;
+        char buffer[256];
+        const ssize_t n = read(out[0], buffer, sizeof buffer);
+        if (n <= 0) break;
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+    close(out[0]);
+    listening_line_ = text.substr(0, text.find('\n'));
+    const std::string prefix = "listening on ";
+    const std::size_t colon = listening_line_.rfind(':');
+    if (listening_line_.rfind(prefix, 0) != 0 || colon == std::string::npos) {
+        kill(-pid_, SIGKILL);
+        wait_until(pid_, Clock::now() + 2s);
+        reaped_ = true;
+        throw std::runtime_error("server did not print 'listening on HOST:PORT' (got '" + text +
+                                 "', stderr: " + read_file(stderr_path_) + ")");
+    }
+    port_ = static_cast<std::uint16_t>(std::stoi(listening_line_.substr(colon + 1)));
+}
+
+ServerProcess::~ServerProcess() {
+    if (pid_ > 0) {
+        kill(-pid_, SIGKILL);
+        if (!reaped_) wait_until(pid_, Clock::now() + 5s);
+    }
+    unlink(stderr_path_.c_str());
+}
+
+std::optional<int> ServerProcess::stop(int signal, std::chrono::milliseconds limit) {
+    kill(pid_, signal);
+    const std::optional<int> status = wait_until(pid_, Clock::now() + limit);
+    if (!status) return std::nullopt;
+    reaped_ = true;
+    if (!WIFEXITED(*status)) return std::nullopt;
+    return WEXITSTATUS(*status);
+}
+
+bool ServerProcess::running() {
+    if (reaped_) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) reaped_ = true;
+    return !reaped_;
+}
+
+bool ServerProcess::group_has_processes() const {
+    return kill(-pid_, 0) == 0 || errno != ESRCH;
+}
+
+double ServerProcess::cpu_seconds() const {
+    const std::string stat = read_file("/proc/" + std::to_string(pid_) + "/stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    double ticks = 0;
+    for (int index = 3; fields >> field; ++index) {
+        if (index >= 14 && index <= 17) ticks += std::stod(field);  // utime stime cutime cstime
+        if (index == 17) break;
+    }
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::string ServerProcess::stderr_text() const { return read_file(stderr_path_); }
+
+CommandResult run_server_command(const std::vector<std::string>& args,
+                                 std::chrono::milliseconds limit) {
+    const std::string out_path = make_temp_file();
+    const std::string err_path = make_temp_file();
+    const std::vector<char*> argv = argv_of(args);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        dup2(open(out_path.c_str(), O_WRONLY | O_TRUNC), STDOUT_FILENO);
+        dup2(open(err_path.c_str(), O_WRONLY | O_TRUNC), STDERR_FILENO);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    CommandResult result;
+    const std::optional<int> status = wait_until(pid, Clock::now() + limit);
+    if (!status) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+    } else if (WIFEXITED(*status)) {
+        result.exit_code = WEXITSTATUS(*status);
+    }
+    result.out = read_file(out_path);
+    result.err = read_file(err_path);
+    unlink(out_path.c_str());
+    unlink(err_path.c_str());
+    return result;
+}
+
+}  // namespace archbench::testing

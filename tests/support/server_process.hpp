@@ -1,0 +1,61 @@
+// Runs the real archbench-server binary for a test: in its own process group, on port 0, and
+// never outliving the test.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace archbench::testing {
+
+using namespace std::chrono_literals;
+
+const char* server_binary();
+
+class ServerProcess {
+public:
+    // Starts `archbench-server ARGS... --port 0` and waits for its "listening on" line.
+    // Fails the test (throws) when the line does not come within `startup`.
+    explicit ServerProcess(std::vector<std::string> args,
+                           std::chrono::milliseconds startup = 10s);
+    ~ServerProcess();  // kills whatever is left of the process group
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    pid_t pid() const { return pid_; }
+    const std::string& listening_line() const { return listening_line_; }
+
+    // Sends `signal` and waits up to `limit` for the server to exit. Returns its exit code, or
+    // nothing when it did not exit (or died of a signal) in time.
+    std::optional<int> stop(int signal, std::chrono::milliseconds limit);
+    bool running();
+    // Whether any process of the server's process group (its children included) still exists.
+    bool group_has_processes() const;
+    // CPU seconds (user + system) of the server and its reaped children, from /proc.
+    double cpu_seconds() const;
+    std::string stderr_text() const;
+
+private:
+    pid_t pid_ = -1;
+    bool reaped_ = false;
+    std::uint16_t port_ = 0;
+    std::string listening_line_;
+    std::string stderr_path_;
+};
+
+struct CommandResult {
+    int exit_code = -1;  // -1: did not exit in time (then it was killed)
+    std::string out;
+    std::string err;
+};
+
+// Runs archbench-server with `args` to completion (for command-line tests).
+CommandResult run_server_command(const std::vector<std::string>& args,
+                                 std::chrono::milliseconds limit = 10s);
+
+}  // namespace archbench::testing
