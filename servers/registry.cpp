@@ -7,9 +7,13 @@
 namespace archbench {
 
 extern const Architecture single_architecture;
+extern const Architecture threaded_architecture;
+extern const Architecture forked_architecture;
 
 static const auto kArchitectures = std::to_array<const Architecture*>({
     &single_architecture,
+    &threaded_architecture,
+    &forked_architecture,
 });
 
 std::span<const Architecture* const> all_architectures() { return kArchitectures; }

@@ -233,6 +233,22 @@ TEST_P(Conformance, SleepUsDelaysEachAnswer) {
     EXPECT_GE(seconds_since(start_time), 0.15);
 }
 
+TEST_P(Conformance, WorkersAreReapedAsClientsLeaveSoNoZombieStays) {
+    ServerProcess server = start();
+    for (int i = 0; i < 5; ++i) {
+        Client client(server.port());
+        client.send(kSimple);
+        ASSERT_EQ(client.read_answer(), "Complex.");
+    }
+    int zombies = server.zombie_children();
+    for (int i = 0; i < 50 && zombies > 0; ++i) {
+        std::this_thread::sleep_for(20ms);
+        zombies = server.zombie_children();
+    }
+    EXPECT_EQ(zombies, 0);
+    EXPECT_TRUE(server.running());
+}
+
 TEST_P(Conformance, SigtermStopsWithinTwoSecondsLeavingNoProcess) {
     ServerProcess server = start();
     Client answered(server.port());

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -139,6 +140,21 @@ double ServerProcess::cpu_seconds() const {
         if (index == 17) break;
     }
     return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+int ServerProcess::zombie_children() const {
+    int zombies = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const std::string stat = read_file(entry.path() / "stat");
+        const std::size_t end_of_name = stat.rfind(')');
+        if (end_of_name == std::string::npos) continue;
+        std::istringstream fields(stat.substr(end_of_name + 2));
+        std::string state;
+        pid_t parent = 0;
+        fields >> state >> parent;
+        if (parent == pid_ && state == "Z") ++zombies;
+    }
+    return zombies;
 }
 
 std::string ServerProcess::stderr_text() const { return read_file(stderr_path_); }

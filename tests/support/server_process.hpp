@@ -36,6 +36,8 @@ public:
     bool running();
     // Whether any process of the server's process group (its children included) still exists.
     bool group_has_processes() const;
+    // How many children of the server are zombies: exited, but not yet reaped by the server.
+    int zombie_children() const;
     // CPU seconds (user + system) of the server and its reaped children, from /proc.
     double cpu_seconds() const;
     std::string stderr_text() const;

@@ -1,0 +1,101 @@
+// forked: one process per connection (Stevens' serv01, socketserver.ForkingMixIn, inetd's
+// "nowait" services).
+//
+// How it works: the parent accepts and forks; the child closes the listening socket, runs the
+// same blocking conversation as `single` (serve_client_blocking) and exits when the client
+// leaves. The parent reaps each child as it exits: SIGCHLD arrives as a readable signalfd
+// beside the listening socket, so no child is left a zombie while the server runs.
+// Good at: isolation. A child that crashes takes only its own client down, and each child can
+// use its own core without sharing memory or locks.
+// Where it breaks: a fork per connection is the most expensive way to start a worker (page
+// tables, a process to schedule and reap), so short connections pay more for the fork than for
+// the service: Stevens measured it as the costliest design of chapter 30.
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "servers/architecture.hpp"
+#include "servers/net.hpp"
+
+namespace archbench {
+
+namespace {
+
+// SIGCHLD as a descriptor. main() blocked SIGCHLD in every thread, so it waits here.
+Socket sigchld_descriptor() {
+    sigset_t sigchld;
+    sigemptyset(&sigchld);
+    sigaddset(&sigchld, SIGCHLD);
+    Socket fd(signalfd(-1, &sigchld, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!fd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+    return fd;
+}
+
+void reap_exited(int sigchld_fd, std::set<pid_t>& children) {
+    signalfd_siginfo info;
+    while (read(sigchld_fd, &info, sizeof info) == sizeof info) {
+    }
+    pid_t pid;
+    while ((pid = waitpid(-1, nullptr, WNOHANG)) > 0) children.erase(pid);
+}
+
+[[noreturn]] void child(int client_fd, const std::initializer_list<int> inherited,
+                        const ServerOptions& options) {
+    for (int fd : inherited) close(fd);  // above all the listening socket: it is the parent's
+    restore_default_signals();           // SIGTERM from the parent ends this child
+    serve_client_blocking(client_fd, options);
+    _exit(0);
+}
+
+void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
+    set_nonblocking(listen_fd);  // poll() said readable, but the client may be gone by accept()
+    const Socket sigchld = sigchld_descriptor();
+    std::set<pid_t> children;
+    pollfd waiting[] = {{stop.fd(), POLLIN, 0}, {sigchld.fd(), POLLIN, 0}, {listen_fd, POLLIN, 0}};
+
+    while (!stop.requested()) {
+        if (poll(waiting, 3, -1) < 0) continue;  // EINTR
+        if (waiting[1].revents) reap_exited(sigchld.fd(), children);
+        if (!waiting[2].revents) continue;
+
+        Socket client(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+        if (!client) {
+            if (errno == EMFILE || errno == ENFILE) {
+                // Out of descriptors: the client stays in the backlog; do not spin on it.
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            continue;
+        }
+        const pid_t pid = fork();
+        if (pid == 0) child(client.fd(), {listen_fd, stop.fd(), sigchld.fd()}, options);
+        if (pid < 0)
+            std::fprintf(stderr, "forked: fork failed: %s\n", std::strerror(errno));
+        else
+            children.insert(pid);
+        // The parent's copy of the client socket closes here; the child's stays open.
+    }
+
+    for (pid_t pid : children) kill(pid, SIGTERM);
+    for (pid_t pid : children) waitpid(pid, nullptr, 0);
+}
+
+}  // namespace
+
+extern const Architecture forked_architecture{
+    .name = "forked",
+    .description = "one process per connection: the parent accepts and reaps, a child serves",
+    .traits = {.concurrent = true, .process_based = true, .connection_limit = 0},
+    .serve = serve,
+};
+
+}  // namespace archbench
