@@ -6,10 +6,17 @@ CMAKE_BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
 DEBIAN_PACKAGES := cmake make g++ pkg-config libboost-dev libevent-dev libbenchmark-dev \
-                   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
+                   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev python3
+# Debian's interpreter: it sees Debian's python3-* packages (the machine's default python3 may not).
+PYTHON := $(firstword $(wildcard /usr/bin/python3) python3)
+
+# make bench [QUICK=1] [ARCH=epoll,asio] [WORKLOAD=persistent] [CONNECTIONS=1,64] [EXPERIMENT=file]
+BENCH_FLAGS = $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ARCH),--arch $(ARCH)) \
+              $(if $(WORKLOAD),--workload $(WORKLOAD)) $(if $(CONNECTIONS),--connections $(CONNECTIONS)) \
+              $(if $(EXPERIMENT),--experiment $(EXPERIMENT)) --build $(BUILD)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build deps test clean
+.PHONY: all build deps test bench clean
 
 all: build
 
@@ -32,6 +39,9 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure
+
+bench: build
+	$(PYTHON) harness/bench.py $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BUILD)

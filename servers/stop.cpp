@@ -1,11 +1,13 @@
 #include "servers/stop.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstdint>
 #include <stdexcept>
 
@@ -46,6 +48,7 @@ static sigset_t server_signals() {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGUSR1);
     return set;
 }
 
@@ -55,15 +58,32 @@ void block_server_signals() {
     std::signal(SIGPIPE, SIG_IGN);
 }
 
+static void report_resource_usage() {
+    rusage self{}, children{};
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    std::fprintf(stderr,
+                 "rusage user_s=%.6f sys_s=%.6f voluntary_switches=%ld involuntary_switches=%ld "
+                 "max_rss_kb=%ld children_user_s=%.6f children_sys_s=%.6f "
+                 "children_voluntary_switches=%ld children_involuntary_switches=%ld\n",
+                 seconds(self.ru_utime), seconds(self.ru_stime), self.ru_nvcsw, self.ru_nivcsw,
+                 self.ru_maxrss, seconds(children.ru_utime), seconds(children.ru_stime),
+                 children.ru_nvcsw, children.ru_nivcsw);
+}
+
 int wait_for_stop_signal() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    int signal = 0;
-    while (sigwait(&set, &signal) != 0) {
+    sigaddset(&set, SIGUSR1);
+    for (;;) {
+        int signal = 0;
+        if (sigwait(&set, &signal) != 0) continue;
+        if (signal != SIGUSR1) return signal;
+        report_resource_usage();
     }
-    return signal;
 }
 
 void restore_default_signals() {

@@ -249,6 +249,24 @@ TEST_P(Conformance, WorkersAreReapedAsClientsLeaveSoNoZombieStays) {
     EXPECT_TRUE(server.running());
 }
 
+TEST_P(Conformance, Sigusr1ReportsResourceUsageAndServingGoesOn) {
+    ServerProcess server = start({"--work-us", "20000"});
+    Client client(server.port());
+    client.send(kSimple);
+    ASSERT_EQ(client.read_answer(), "Complex.");
+    kill(server.pid(), SIGUSR1);
+    std::string report;
+    for (int i = 0; i < 100 && report.find("\n", report.find("rusage ")) == std::string::npos; ++i) {
+        std::this_thread::sleep_for(10ms);
+        report = server.stderr_text();
+    }
+    EXPECT_NE(report.find("rusage user_s="), std::string::npos) << report;
+    EXPECT_NE(report.find(" voluntary_switches="), std::string::npos) << report;
+    EXPECT_NE(report.find(" children_user_s="), std::string::npos) << report;
+    client.send(kExplicit);
+    EXPECT_EQ(client.read_answer(), "Implicit.");
+}
+
 TEST_P(Conformance, SigtermStopsWithinTwoSecondsLeavingNoProcess) {
     ServerProcess server = start();
     Client answered(server.port());

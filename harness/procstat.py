@@ -1,0 +1,121 @@
+"""What a server costs, read from /proc: CPU, memory, threads, processes and context switches
+of every process in the server's process group (the harness starts each server in a session of
+its own, so the group is the server, its threads and every child it forked).
+
+CPU is summed over the live processes of the group as utime + stime + cutime + cstime: a child
+the server reaped moves its time into the server's cutime/cstime, so every process is counted
+exactly once, whether it is still running, exited and unreaped, or reaped.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name, numbered from 3 (state)."""
+    text = _read(f"/proc/{pid}/stat")
+    if text is None:
+        return None
+    return text[text.rfind(")") + 2:].split()
+
+
+def _field(fields: list[str], number: int) -> int:
+    return int(fields[number - 3])
+
+
+def group_members(pgid: int) -> list[int]:
+    """Every process (zombies included) whose process group is `pgid`."""
+    members = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = _stat_fields(int(name))
+            if fields and _field(fields, 5) == pgid:
+                members.append(int(name))
+    return members
+
+
+@dataclass
+class GroupSample:
+    cpu_user_s: float = 0.0
+    cpu_sys_s: float = 0.0
+    rss_kb: int = 0
+    pss_kb: int = 0
+    threads: int = 0
+    processes: int = 0
+    # Context switches of the live processes other than the group leader, by pid (the leader's,
+    # ended threads and reaped children included, come from its own "rusage" report).
+    child_switches: dict[int, int] = field(default_factory=dict)
+
+
+def _switches(pid: int) -> int:
+    total = 0
+    task_dir = f"/proc/{pid}/task"
+    try:
+        tasks = os.listdir(task_dir)
+    except FileNotFoundError:
+        return 0
+    for tid in tasks:
+        text = _read(f"{task_dir}/{tid}/status") or ""
+        for key in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
+            match = re.search(rf"^{key}:\s+(\d+)", text, re.M)
+            if match:
+                total += int(match.group(1))
+    return total
+
+
+def _pss_kb(pid: int) -> int:
+    text = _read(f"/proc/{pid}/smaps_rollup") or ""
+    match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+    return int(match.group(1)) if match else 0
+
+
+def sample_group(pgid: int, memory: bool = True) -> GroupSample:
+    sample = GroupSample()
+    for pid in group_members(pgid):
+        fields = _stat_fields(pid)
+        if not fields:
+            continue
+        sample.cpu_user_s += (_field(fields, 14) + _field(fields, 16)) / CLOCK_TICKS
+        sample.cpu_sys_s += (_field(fields, 15) + _field(fields, 17)) / CLOCK_TICKS
+        sample.processes += 1
+        if fields[0] != "Z":
+            sample.threads += _field(fields, 20)
+            if memory:
+                sample.rss_kb += _field(fields, 24) * PAGE_KB
+                sample.pss_kb += _pss_kb(pid)
+        if pid != pgid:
+            sample.child_switches[pid] = _switches(pid)
+    return sample
+
+
+RUSAGE_LINE = re.compile(r"^rusage (.*)$", re.M)
+
+
+def parse_rusage_reports(stderr_text: str) -> list[dict[str, float]]:
+    """The "rusage key=value ..." lines archbench-server prints on SIGUSR1, in order."""
+    reports = []
+    for match in RUSAGE_LINE.finditer(stderr_text):
+        report = {}
+        for pair in match.group(1).split():
+            key, _, value = pair.partition("=")
+            report[key] = float(value)
+        reports.append(report)
+    return reports
+
+
+def rusage_switches(report: dict[str, float]) -> float:
+    return (report["voluntary_switches"] + report["involuntary_switches"]
+            + report["children_voluntary_switches"] + report["children_involuntary_switches"])

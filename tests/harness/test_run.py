@@ -1,0 +1,179 @@
+"""The harness end to end: real servers, the real load generator, tiny experiments."""
+import os
+import signal
+import stat
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+from support import (LOAD, SERVER, TempDir, bench_command, read_meta, read_points, run_bench,
+                     write_experiment)
+
+import procstat
+import results
+
+TINY = """
+    name = "tiny"
+    architectures = {architectures}
+    connections = {connections}
+    duration_s = {duration}
+    warmup_s = 0.1
+    repetitions = {repetitions}
+    [load]
+    timeout_ms = 500
+    [[workloads]]
+    name = "{workload}"
+    session = {session}
+    work_us = {work_us}
+"""
+
+
+def tiny(architectures, connections=(1, 2), duration=0.3, repetitions=1, workload="persistent",
+         session=0, work_us=0):
+    return TINY.format(architectures=list(architectures), connections=list(connections),
+                       duration=duration, repetitions=repetitions, workload=workload,
+                       session=session, work_us=work_us).replace("'", '"')
+
+
+def only_run_folder(results_dir: Path) -> Path:
+    runs = [p for p in results_dir.iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@unittest.skipUnless(SERVER.exists() and LOAD.exists(), "build archbench-server and archbench-load")
+class HarnessRunTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = TempDir()
+        self.results = self.tmp.path / "results"
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_tiny_experiment_over_two_architectures_produces_a_valid_run_folder(self):
+        experiment = write_experiment(self.tmp.path, tiny(["single", "threaded"]))
+        out = run_bench(experiment, self.results)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        run = only_run_folder(self.results)
+        self.assertEqual(os.readlink(self.results / "latest"), run.name)
+
+        meta = read_meta(run)
+        for key in ("cpu_model", "cores", "memory_kb", "kernel"):
+            self.assertTrue(meta["machine"][key], key)
+        self.assertTrue(meta["build"]["compiler"])
+        self.assertIn("revision", meta["git"])
+        self.assertEqual(meta["experiment"]["architectures"], ["single", "threaded"])
+        self.assertTrue(meta["start_time"] and meta["end_time"])
+        self.assertFalse(meta["interrupted"])
+
+        rows = read_points(run)
+        self.assertEqual(list(rows[0].keys())[:len(results.COLUMNS)], results.COLUMNS)
+        self.assertEqual(len(rows), 4)
+        self.assertEqual({(r["arch"], r["connections"]) for r in rows},
+                         {("single", "1"), ("single", "2"), ("threaded", "1"), ("threaded", "2")})
+        for row in rows:
+            self.assertEqual(row["status"], "ok", row)
+            self.assertGreater(float(row["throughput_rps"]), 0)
+            self.assertGreater(int(row["requests_ok"]), 0)
+            self.assertGreater(float(row["server_cpu_us_per_req"]), 0)
+            self.assertGreater(int(row["server_rss_kb"]), 0)
+            self.assertGreaterEqual(int(row["server_threads"]), 1)
+            label = f"{row['arch']}-persistent-c{row['connections']}-r1"
+            for suffix in (".json", ".hgrm", ".server.stderr"):
+                self.assertTrue((run / "raw" / f"{label}{suffix}").exists(), label + suffix)
+        self.assertIn("best architecture", out.stdout)
+
+    def test_crashing_server_gives_failed_rows_and_the_run_goes_on(self):
+        # A stand-in server command: the real server, plus two architectures that crash.
+        wrapper = self.tmp.path / "crashing-server"
+        wrapper.write_text(f"""#!/bin/sh
+if [ "$1" = "--list" ]; then
+  "{SERVER}" --list
+  printf 'crash-at-start\\tdies before listening\\ncrash-mid-run\\tdies while serving\\n'
+  exit 0
+fi
+case "$2" in
+  crash-at-start) echo "out of luck" >&2; exit 3 ;;
+  crash-mid-run)
+    shift 2
+    "{SERVER}" --arch single "$@" &
+    sleep 0.2; kill -SEGV $!; wait $!; exit $? ;;
+esac
+exec "{SERVER}" "$@"
+""", encoding="utf-8")
+        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+        experiment = write_experiment(
+            self.tmp.path, tiny(["crash-at-start", "crash-mid-run", "single"], connections=[1],
+                                duration=0.5))
+        out = run_bench(experiment, self.results, "--server-binary", str(wrapper))
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        rows = {r["arch"]: r for r in read_points(only_run_folder(self.results))}
+        self.assertEqual(rows["crash-at-start"]["status"], "failed")
+        self.assertIn("failed to start", rows["crash-at-start"]["reason"])
+        self.assertIn("out of luck", rows["crash-at-start"]["reason"])
+        self.assertEqual(rows["crash-mid-run"]["status"], "failed")
+        self.assertIn("died", rows["crash-mid-run"]["reason"])
+        self.assertEqual(rows["single"]["status"], "ok", rows["single"])
+
+    def test_interrupted_run_leaves_no_process_behind_and_a_readable_csv(self):
+        experiment = write_experiment(self.tmp.path, tiny(["threaded"], connections=[4],
+                                                          duration=1.0, repetitions=20))
+        harness = subprocess.Popen(bench_command(experiment, self.results),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            run = None
+            while time.monotonic() < deadline:
+                runs = [p for p in self.results.glob("*") if p.is_dir() and not p.is_symlink()] \
+                    if self.results.exists() else []
+                if runs and (runs[0] / "points.csv").exists() and len(read_points(runs[0])) >= 1:
+                    run = runs[0]
+                    break
+                time.sleep(0.1)
+            self.assertIsNotNone(run, "no point was written")
+            time.sleep(0.5)  # now in the middle of the next point
+            started = [pid for pid in _children(harness.pid)]
+            self.assertTrue(started, "the harness runs a server and a load generator")
+            harness.send_signal(signal.SIGINT)
+            output, _ = harness.communicate(timeout=20)
+        finally:
+            if harness.poll() is None:
+                harness.kill()
+        self.assertEqual(harness.returncode, 130, output)
+        for pid in started:  # each was started in a process group of its own
+            self.assertEqual(procstat.group_members(pid), [], f"process group {pid} left")
+        rows = read_points(run)
+        self.assertGreaterEqual(len(rows), 1)
+        self.assertTrue(all(r["status"] in ("ok", "failed") for r in rows))
+        self.assertTrue(read_meta(run)["interrupted"])
+
+    def test_server_cpu_per_request_counts_reaped_children(self):
+        # forked under churn: every request is a child that burns 2 ms and is reaped.
+        experiment = write_experiment(self.tmp.path, tiny(
+            ["forked"], connections=[2], duration=1.0, workload="churn", session=1, work_us=2000))
+        out = run_bench(experiment, self.results)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        row = read_points(only_run_folder(self.results))[0]
+        self.assertEqual(row["status"], "ok", row)
+        cpu_per_request = float(row["server_cpu_us_per_req"])
+        self.assertGreaterEqual(cpu_per_request, 1900)  # the 2 ms of work, less clock ticks
+        self.assertLess(cpu_per_request, 4000)          # plus a fork and an exit
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                text = Path(f"/proc/{name}/stat").read_text()
+            except OSError:
+                continue
+            if int(text[text.rfind(")") + 2:].split()[1]) == pid:
+                children.append(int(name))
+    return children
+
+
+if __name__ == "__main__":
+    unittest.main()
