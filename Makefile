@@ -16,7 +16,7 @@ BENCH_FLAGS = $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ARCH),--arch $(ARCH)
               $(if $(EXPERIMENT),--experiment $(EXPERIMENT)) --build $(BUILD)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build deps test bench clean
+.PHONY: all build deps test bench microbench clean
 
 all: build
 
@@ -42,6 +42,18 @@ test: build
 
 bench: build
 	$(PYTHON) harness/bench.py $(BENCH_FLAGS)
+
+# Every Google Benchmark program, 5 repetitions each (medians reported), JSON into
+# RUN/microbench/ when RUN names a run folder, else results/microbench-<UTC timestamp>/.
+MICROBENCH_OUT = $(if $(RUN),$(RUN)/microbench,results/microbench-$(shell date -u +%Y%m%dT%H%M%SZ))
+microbench: build
+	@mkdir -p $(MICROBENCH_OUT)
+	@for program in $(BUILD)/bin/microbench-*; do \
+	  name=$${program##*/microbench-}; echo "== $$name"; \
+	  $$program --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+	    --benchmark_out=$(MICROBENCH_OUT)/$$name.json --benchmark_out_format=json || exit 1; \
+	done
+	@echo "microbenchmarks: $(MICROBENCH_OUT)"
 
 clean:
 	rm -rf $(BUILD)
