@@ -7,9 +7,11 @@
 namespace archbench {
 
 extern const Architecture single_architecture;
+extern const Architecture asio_architecture;
 
 static const auto kArchitectures = std::to_array<const Architecture*>({
     &single_architecture,
+    &asio_architecture,
 });
 
 std::span<const Architecture* const> all_architectures() { return kArchitectures; }
