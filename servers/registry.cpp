@@ -8,10 +8,12 @@ namespace archbench {
 
 extern const Architecture single_architecture;
 extern const Architecture asio_architecture;
+extern const Architecture libevent_architecture;
 
 static const auto kArchitectures = std::to_array<const Architecture*>({
     &single_architecture,
     &asio_architecture,
+    &libevent_architecture,
 });
 
 std::span<const Architecture* const> all_architectures() { return kArchitectures; }
