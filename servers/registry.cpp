@@ -9,11 +9,15 @@ namespace archbench {
 extern const Architecture single_architecture;
 extern const Architecture threaded_architecture;
 extern const Architecture forked_architecture;
+extern const Architecture asio_architecture;
+extern const Architecture libevent_architecture;
 
 static const auto kArchitectures = std::to_array<const Architecture*>({
     &single_architecture,
     &threaded_architecture,
     &forked_architecture,
+    &asio_architecture,
+    &libevent_architecture,
 });
 
 std::span<const Architecture* const> all_architectures() { return kArchitectures; }
