@@ -7,9 +7,13 @@
 namespace archbench {
 
 extern const Architecture single_architecture;
+extern const Architecture select_architecture;
+extern const Architecture epoll_architecture;
 
 static const auto kArchitectures = std::to_array<const Architecture*>({
     &single_architecture,
+    &select_architecture,
+    &epoll_architecture,
 });
 
 std::span<const Architecture* const> all_architectures() { return kArchitectures; }
