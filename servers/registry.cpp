@@ -9,6 +9,8 @@ namespace archbench {
 extern const Architecture single_architecture;
 extern const Architecture threaded_architecture;
 extern const Architecture forked_architecture;
+extern const Architecture select_architecture;
+extern const Architecture epoll_architecture;
 extern const Architecture asio_architecture;
 extern const Architecture libevent_architecture;
 
@@ -16,6 +18,8 @@ static const auto kArchitectures = std::to_array<const Architecture*>({
     &single_architecture,
     &threaded_architecture,
     &forked_architecture,
+    &select_architecture,
+    &epoll_architecture,
     &asio_architecture,
     &libevent_architecture,
 });

@@ -194,6 +194,24 @@ TEST_P(Conformance, LargeRepliesArriveWholeAndInOrder) {
     EXPECT_EQ(answers[1], zen::padded("Complex.", 200000));
 }
 
+TEST_P(Conformance, ClientReadingLateGetsEveryAnswerOfALongPipeline) {
+    // 30 MB of answers to questions sent at once, to a client that reads only later: the server
+    // must hold back (an event loop stops reading, a blocking server blocks in send) and then
+    // deliver every answer, in order.
+    ServerProcess server = start({"--reply-bytes", "100000"});
+    Client client(server.port(), 100000);
+    std::string questions;
+    for (std::size_t i = 0; i < 300; ++i) questions += zen::kAphorisms[i % 3].question;
+    client.send(questions);
+    std::this_thread::sleep_for(300ms);
+    const std::vector<std::string> answers = client.read_answers(300, 30s);
+    ASSERT_EQ(answers.size(), 300u);
+    int wrong = 0;
+    for (std::size_t i = 0; i < answers.size(); ++i)
+        wrong += answers[i] != zen::padded(zen::kAphorisms[i % 3].answer, 100000);
+    EXPECT_EQ(wrong, 0);
+}
+
 TEST_P(Conformance, ReplyBytesPadsEveryAnswer) {
     ServerProcess server = start({"--reply-bytes", "64"});
     Client client(server.port(), 64);
@@ -330,6 +348,18 @@ TEST_P(ConcurrentConformance, TwoHundredClientsAtOnceEachGetTwentyRightAnswers) 
     EXPECT_EQ(right, 200 * 20);
 }
 
+TEST_P(ConcurrentConformance, ClientThatNeverReadsDoesNotStallOthers) {
+    ServerProcess server = start({"--reply-bytes", "100000"});
+    Client hog(server.port(), 100000, 4096);
+    std::string questions;
+    for (int i = 0; i < 1000; ++i) questions += kSimple;  // 100 MB of answers, never read
+    hog.send(questions);
+    std::this_thread::sleep_for(100ms);
+    Client other(server.port(), 100000);
+    other.send(kBeautiful);
+    EXPECT_EQ(other.read_answer(2s), zen::padded("Ugly.", 100000));
+}
+
 TEST_P(SerialConformance, ClientIsAnsweredOnlyAfterTheIdleOneLeaves) {
     ServerProcess server = start();
     Client idle(server.port());
@@ -342,11 +372,31 @@ TEST_P(SerialConformance, ClientIsAnsweredOnlyAfterTheIdleOneLeaves) {
     EXPECT_EQ(waiting.read_answer(2s), "Implicit.");
 }
 
+// The connection-limit trait: clients beyond the limit are turned away, and the others served.
+class LimitedConformance : public Conformance {};
+
+TEST_P(LimitedConformance, ClientsBeyondTheConnectionLimitAreClosedAndTheOthersServed) {
+    ServerProcess server = start();
+    const std::size_t limit = GetParam()->traits.connection_limit;
+    std::vector<Client> clients;
+    for (std::size_t i = 0; i < limit + 64; ++i) clients.emplace_back(server.port());
+    EXPECT_TRUE(clients.back().closed_by_server());
+    int right = 0;
+    for (std::size_t i = 0; i < limit; ++i) clients[i].send(kSimple);
+    for (std::size_t i = 0; i < limit; ++i) right += clients[i].read_answer() == "Complex.";
+    EXPECT_EQ(right, static_cast<int>(limit));
+    EXPECT_TRUE(server.running());
+}
+
 INSTANTIATE_TEST_SUITE_P(
     ConcurrentArchitectures, ConcurrentConformance,
     ::testing::ValuesIn(architectures_where([](const Architecture& a) { return a.traits.concurrent; })));
 INSTANTIATE_TEST_SUITE_P(
     SerialArchitectures, SerialConformance,
     ::testing::ValuesIn(architectures_where([](const Architecture& a) { return !a.traits.concurrent; })));
+INSTANTIATE_TEST_SUITE_P(
+    LimitedArchitectures, LimitedConformance,
+    ::testing::ValuesIn(architectures_where([](const Architecture& a) { return a.traits.connection_limit > 0; })));
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConcurrentConformance);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SerialConformance);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LimitedConformance);

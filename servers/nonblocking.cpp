@@ -1,0 +1,116 @@
+#include "servers/nonblocking.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace archbench {
+
+using std::chrono::steady_clock;
+
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+
+Acceptor::Acceptor(int listen_fd) : listen_fd_(listen_fd) { set_nonblocking(listen_fd_); }
+
+Socket Acceptor::accept_next() {
+    for (;;) {
+        const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            const int on = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+            told_of_pause_ = false;
+            return Socket(fd);
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return {};  // nobody is waiting
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;  // that one only
+        // EMFILE, ENFILE (out of descriptors), ENOBUFS, ENOMEM, or anything unexpected.
+        if (!told_of_pause_)
+            std::fprintf(stderr, "accept: %s; not accepting for %lld ms at a time until it passes\n",
+                         std::strerror(errno), static_cast<long long>(kAcceptPause.count()));
+        told_of_pause_ = true;
+        resume_at_ = steady_clock::now() + kAcceptPause;
+        return {};
+    }
+}
+
+int Acceptor::wait_timeout_ms() const {
+    const auto left = resume_at_ - steady_clock::now();
+    if (left <= steady_clock::duration::zero()) return -1;
+    return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+}
+
+// One input buffer per loop thread, not one per connection: a connection's unfinished question
+// is kept by its Conversation, so nothing needs to stay here between reads.
+thread_local std::array<char, 16 * 1024> input_buffer;
+
+// Each byte read can end at most one question, and each answer is at most `longest_answer` bytes
+// long, so the answers to one read of this size add at most kOutputBound bytes to the output.
+// Without this, 16 kB of one-byte questions padded by --reply-bytes 1000000 would be 16 GB.
+static std::size_t read_size_for(const zen::Workload& workload) {
+    const std::size_t longest_answer =
+        std::max({workload.reply_bytes, zen::kUnknownAnswer.size(), zen::kTooLongAnswer.size()});
+    return std::clamp<std::size_t>(Connection::kOutputBound / longest_answer, 1,
+                                   input_buffer.size());
+}
+
+Connection::Connection(Socket socket, const zen::Workload& workload)
+    : socket_(std::move(socket)), conversation_(workload), read_size_(read_size_for(workload)) {}
+
+Connection::Status Connection::on_readable() {
+    output_.erase(0, sent_);  // what was sent already must not make the buffer grow
+    sent_ = 0;
+    const ssize_t received = recv(fd(), input_buffer.data(), read_size_, 0);
+    if (received < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Status::open
+                                                                          : Status::closed;
+    if (received == 0) {
+        input_ended_ = true;  // a goodbye, or EOF mid-question: send what was answered, then close
+    } else {
+        // The workload's --work-us and --sleep-us are spent in here, on the loop's only thread.
+        const zen::FrameStatus status = conversation_.on_input(
+            {input_buffer.data(), static_cast<std::size_t>(received)}, output_);
+        if (status == zen::FrameStatus::too_long) input_ended_ = true;
+    }
+    // Most answers fit into the socket's send buffer at once: write now rather than wait for
+    // the loop to report writability.
+    return flush();
+}
+
+Connection::Status Connection::flush() {
+    while (unsent() > 0) {
+        const ssize_t sent = send(fd(), output_.data() + sent_, unsent(), MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::open;  // wait to write
+            return Status::closed;  // EPIPE, ECONNRESET: the client is gone
+        }
+        sent_ += static_cast<std::size_t>(sent);
+    }
+    output_.clear();  // keeps its capacity: no allocation per answer once warm
+    sent_ = 0;
+    if (!input_ended_) return Status::open;
+    discard_unread_input();
+    return Status::closed;
+}
+
+// close() on a socket with unread input sends a reset, not a FIN, and a reset makes the kernel
+// drop answer bytes not yet delivered. After an over-long question the client's remaining bytes
+// are unread: reading away what has arrived lets the close be an orderly one whenever the
+// client has stopped sending. (A full "lingering close" would wait for the client's EOF, which
+// needs a timer per connection; a client still sending after this gets its reset.)
+void Connection::discard_unread_input() {
+    constexpr std::size_t kMostDiscarded = 1 << 20;
+    for (std::size_t discarded = 0; discarded < kMostDiscarded;) {
+        const ssize_t received = recv(fd(), input_buffer.data(), input_buffer.size(), 0);
+        if (received <= 0) return;
+        discarded += static_cast<std::size_t>(received);
+    }
+}
+
+}  // namespace archbench
