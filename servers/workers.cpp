@@ -7,7 +7,10 @@ namespace archbench {
 
 void report_worker_connections(std::span<const std::uint64_t> connections_per_worker) {
     std::string line = "worker_connections";
-    for (std::uint64_t count : connections_per_worker) line += " " + std::to_string(count);
+    for (std::uint64_t count : connections_per_worker) {
+        line += ' ';
+        line += std::to_string(count);
+    }
     std::fprintf(stderr, "%s\n", line.c_str());
 }
 
