@@ -266,6 +266,10 @@ def run_point(binaries: Binaries, spec: PointSpec, experiment, placement: Placem
         reports = server.rusage_reports(2)
         died = server.exit_code()
         stop_note = server.stop()
+        workers = procstat.parse_worker_connections(
+            server.stderr_path.read_text(encoding="utf-8", errors="replace"))
+        if workers is not None:
+            row["worker_connections"] = " ".join(str(n) for n in workers)
 
         if died is not None:
             raise PointFailed(f"server died during the run ({_exit_description(died)}): "

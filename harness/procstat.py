@@ -119,3 +119,13 @@ def parse_rusage_reports(stderr_text: str) -> list[dict[str, float]]:
 def rusage_switches(report: dict[str, float]) -> float:
     return (report["voluntary_switches"] + report["involuntary_switches"]
             + report["children_voluntary_switches"] + report["children_involuntary_switches"])
+
+
+WORKER_CONNECTIONS_LINE = re.compile(r"^worker_connections((?: \d+)*)\s*$", re.M)
+
+
+def parse_worker_connections(stderr_text: str) -> list[int] | None:
+    """The "worker_connections N0 N1 ..." line a pooled server prints at exit: how many
+    connections each of its workers accepted. None for servers without workers."""
+    match = WORKER_CONNECTIONS_LINE.search(stderr_text)
+    return [int(n) for n in match.group(1).split()] if match else None

@@ -23,6 +23,7 @@ COLUMNS = [
     "reason", "p99_99_us", "mean_us", "errors_connect", "errors_reset", "errors_eof",
     "errors_wrong_answer", "in_flight_at_end", "server_pss_kb", "duration_s", "session",
     "work_us", "sleep_us", "reply_bytes", "pipeline", "rate", "window_s",
+    "worker_connections",
 ]
 
 

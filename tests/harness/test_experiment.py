@@ -76,6 +76,26 @@ class ExperimentFileTest(unittest.TestCase):
         self.assertEqual(bench.parse_cpus("1"), [1])
 
 
+class ServerReportsTest(unittest.TestCase):
+    def test_worker_connections_line_is_parsed(self):
+        import procstat
+        text = "archbench-server: prethreaded on 127.0.0.1:1\nworker_connections 3 0 12\n"
+        self.assertEqual(procstat.parse_worker_connections(text), [3, 0, 12])
+        self.assertIsNone(procstat.parse_worker_connections("no such line\n"))
+
+    def test_rusage_lines_are_parsed_in_order(self):
+        import procstat
+        text = ("rusage user_s=1.5 sys_s=0.5 voluntary_switches=10 involuntary_switches=2 "
+                "max_rss_kb=1 children_user_s=0 children_sys_s=0 children_voluntary_switches=3 "
+                "children_involuntary_switches=1\nrusage user_s=2 sys_s=1 voluntary_switches=20 "
+                "involuntary_switches=4 max_rss_kb=1 children_user_s=0 children_sys_s=0 "
+                "children_voluntary_switches=5 children_involuntary_switches=1\n")
+        reports = procstat.parse_rusage_reports(text)
+        self.assertEqual([r["user_s"] for r in reports], [1.5, 2.0])
+        self.assertEqual(procstat.rusage_switches(reports[1]) - procstat.rusage_switches(reports[0]),
+                         14)
+
+
 class BenchCommandLineTest(unittest.TestCase):
     def test_bad_flag_is_one_line_and_exit_2(self):
         import subprocess
