@@ -17,10 +17,10 @@ BENCH_FLAGS = $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ARCH),--arch $(ARCH)
               $(if $(EXPERIMENT),--experiment $(EXPERIMENT)) --build $(BUILD)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-# make plots [RUN=results/<id>]   make report-check [RUN=...]
+# make plots [RUN=results/<id>]   make compare A=results/<a> B=results/<b>   make report-check [RUN=...]
 RUN ?= results/latest
 
-.PHONY: all build deps test bench plots report-check clean
+.PHONY: all build deps test bench plots compare report-check clean
 
 all: build
 
@@ -55,6 +55,15 @@ bench: build
 
 plots: deps
 	$(PYTHON) plots/report.py $(RUN)
+
+# Checked before anything runs: one line, exit 2.
+ifneq ($(filter compare,$(MAKECMDGOALS)),)
+ifeq ($(and $(A),$(B)),)
+$(error give both runs: make compare A=results/<a> B=results/<b>)
+endif
+endif
+compare: deps
+	$(PYTHON) plots/compare.py $(A) $(B)
 
 # Renders RUN/report.html in headless Chromium, checks every image loads, saves a screenshot.
 report-check: deps
