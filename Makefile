@@ -6,7 +6,8 @@ CMAKE_BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
 DEBIAN_PACKAGES := cmake make g++ pkg-config libboost-dev libevent-dev libbenchmark-dev \
-                   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev python3
+                   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev python3 \
+                   python3-matplotlib chromium
 # Debian's interpreter: it sees Debian's python3-* packages (the machine's default python3 may not).
 PYTHON := $(firstword $(wildcard /usr/bin/python3) python3)
 
@@ -16,7 +17,10 @@ BENCH_FLAGS = $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ARCH),--arch $(ARCH)
               $(if $(EXPERIMENT),--experiment $(EXPERIMENT)) --build $(BUILD)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build deps test bench microbench clean
+# make plots [RUN=results/<id>]   make compare A=results/<a> B=results/<b>   make report-check [RUN=...]
+RUN ?= results/latest
+
+.PHONY: all build deps test bench plots compare report-check microbench clean
 
 all: build
 
@@ -40,12 +44,35 @@ build: deps $(BUILD)/CMakeCache.txt
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure
 
+# The report is drawn after a run that finished or was interrupted (Ctrl-C: the shell waits
+# for bench.py, which exits 130), never after a usage error, when results/latest would still
+# be an older run.
 bench: build
-	$(PYTHON) harness/bench.py $(BENCH_FLAGS)
+	@trap : INT; $(PYTHON) harness/bench.py $(BENCH_FLAGS); status=$$?; \
+	if [ $$status -eq 0 ] || [ $$status -eq 130 ]; then \
+	  $(PYTHON) plots/report.py results/latest || exit $$?; \
+	fi; exit $$status
 
-# Every Google Benchmark program, 5 repetitions each (medians reported), JSON into
-# RUN/microbench/ when RUN names a run folder, else results/microbench-<UTC timestamp>/.
-MICROBENCH_OUT = $(if $(RUN),$(RUN)/microbench,results/microbench-$(shell date -u +%Y%m%dT%H%M%SZ))
+plots: deps
+	$(PYTHON) plots/report.py $(RUN)
+
+# Checked before anything runs: one line, exit 2.
+ifneq ($(filter compare,$(MAKECMDGOALS)),)
+ifeq ($(and $(A),$(B)),)
+$(error give both runs: make compare A=results/<a> B=results/<b>)
+endif
+endif
+compare: deps
+	$(PYTHON) plots/compare.py $(A) $(B)
+
+# Renders RUN/report.html in headless Chromium, checks every image loads, saves a screenshot.
+report-check: deps
+	$(PYTHON) plots/check_report.py $(RUN) --screenshot $(RUN)/report-screenshot.png
+
+# Every Google Benchmark program, 5 repetitions each (medians reported), JSON into the run
+# folder RUN (default: results/latest) as RUN/microbench/, or results/microbench-<UTC timestamp>/
+# when there is no run yet.
+MICROBENCH_OUT = $(if $(wildcard $(RUN)/meta.json),$(RUN)/microbench,results/microbench-$(shell date -u +%Y%m%dT%H%M%SZ))
 microbench: build
 	@mkdir -p $(MICROBENCH_OUT)
 	@for program in $(BUILD)/bin/microbench-*; do \

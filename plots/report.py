@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Draws a run's charts into RUN/plots/ and writes RUN/report.html, which works offline: the
+charts, a summary table, what to look for under each chart and what this run shows (computed
+from the data), the failed points, and the machine and experiment.
+
+    plots/report.py RUN [--spectrum-at 1,64,1024] [--svg]
+
+`make bench` runs it on the new run; `make plots RUN=results/<id>` redraws.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import charts  # noqa: E402
+import run_data  # noqa: E402
+import summary  # noqa: E402
+from run_data import Run  # noqa: E402
+
+CHART_TITLES = {
+    "throughput": "Throughput",
+    "latency": "Latency (p50 and p99)",
+    "spectrum": "Latency by percentile",
+    "cpu": "CPU and context switches per request",
+    "memory": "Memory",
+    "errors": "Errors and timeouts",
+}
+# Charts also written as SVG with --svg (or always: these are the ones put on slides).
+SVG_ALWAYS = {"throughput", "latency"}
+
+
+@dataclass
+class Chart:
+    kind: str
+    workload: str
+    png: Path       # relative to the run folder
+    svg: Path | None
+    look_for: str
+    shows: list[str]
+
+
+def draw_charts(run: Run, spectrum_at: list[int] | None = None, svg: bool = False,
+                out: Path | None = None) -> list[Chart]:
+    """Every chart of every workload into out (default RUN/plots/); returns them in order."""
+    out = out or run.path / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in list(out.glob("*.png")) + list(out.glob("*.svg")):
+        old.unlink()  # a redraw leaves no chart of a workload that is gone
+    layers = [charts.Layer(run)]
+    drawn = []
+    for workload in run.workloads:
+        counts = charts.spectrum_counts(run.connections(workload), spectrum_at)
+        figures = {
+            "throughput": lambda: charts.throughput_figure(layers, workload),
+            "latency": lambda: charts.latency_figure(layers, workload),
+            "spectrum": lambda: charts.spectrum_figure(layers, workload, counts),
+            "cpu": lambda: charts.cpu_figure(layers, workload),
+            "memory": lambda: charts.memory_figure(layers, workload),
+            "errors": lambda: charts.errors_figure(layers, workload),
+        }
+        for kind, make in figures.items():
+            stem = f"{run_data.safe_name(workload)}-{kind}"
+            files = charts.save(make(), out, stem, svg=svg or kind in SVG_ALWAYS)
+            drawn.append(Chart(
+                kind=kind, workload=workload, png=files[0].relative_to(run.path),
+                svg=files[1].relative_to(run.path) if len(files) > 1 else None,
+                look_for=summary.LOOK_FOR[kind],
+                shows=summary.for_chart(kind, run, workload, counts)))
+    return drawn
+
+
+# --------------------------------------------------------------------------- HTML
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
+       max-width: 1320px; padding: 1em 2em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 2px solid #ddd; }
+h3 { margin-top: 1.6em; }
+.sub { color: #555; margin-top: 0; }
+.warn { background: #fff4e5; border-left: 4px solid #e69500; padding: 0.5em 1em; }
+figure { margin: 1em 0 2em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { max-width: 60em; }
+figcaption .look { color: #555; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0 1em 0; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; vertical-align: top; }
+th { background: #f4f4f4; } td.name, th.name { text-align: left; }
+td.best { font-weight: bold; background: #eef8ee; }
+td.failed { color: #b00; background: #fbeaea; text-align: center; }
+.small { font-size: 0.8em; color: #666; } .err { color: #b35c00; font-size: 0.8em; }
+.swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.4em;
+          border-radius: 2px; vertical-align: baseline; }
+dl.meta { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
+dl.meta dt { font-weight: bold; } dl.meta dd { margin: 0; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+nav a { margin-right: 1em; }
+"""
+
+
+def esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def arch_cell(arch: str) -> str:
+    return (f'<td class="name"><span class="swatch" style="background:'
+            f'{run_data.arch_colour(arch)}"></span>{esc(arch)}</td>')
+
+
+def summary_table(run: Run, workload: str) -> str:
+    """Median throughput (and p99 under it) per architecture and connection count; the best of
+    each column in bold, failed points in red with their reason, errors flagged."""
+    counts = run.connections(workload)
+    best = {c: summary.winner(run, workload, c) for c in counts}
+    rows = ["<table><tr><th class=\"name\">architecture</th>" +
+            "".join(f"<th>{c} conn.</th>" for c in counts) + "</tr>"]
+    for arch in run.architectures:
+        throughput = run_data.series(run, workload, arch, "throughput_rps", counts)
+        p99 = run_data.series(run, workload, arch, "p99_us", counts)
+        errors = run_data.series(run, workload, arch, "errors", counts)
+        cells = []
+        for i, count in enumerate(counts):
+            points = run.points_at(workload, arch, count)
+            if not points:
+                cells.append('<td class="small">not run</td>')
+                continue
+            if count in throughput.failed:
+                reasons = "; ".join(sorted({p.reason for p in points if p.reason}))
+                cells.append(f'<td class="failed" title="{esc(reasons)}">failed</td>')
+                continue
+            text = f"{throughput.median[i]:,.0f}"
+            if not math.isnan(p99.median[i]):
+                text += f'<br><span class="small">p99 {esc(summary.fmt_us(p99.median[i]))}</span>'
+            if not math.isnan(errors.median[i]) and errors.median[i] > 0:
+                text += f'<br><span class="err">⚠ {errors.median[i]:,.0f} errors</span>'
+            if count in throughput.partial:
+                text += '<br><span class="err">some reps failed</span>'
+            css = ' class="best"' if best[count] == arch else ""
+            cells.append(f"<td{css}>{text}</td>")
+        rows.append(f"<tr>{arch_cell(arch)}{''.join(cells)}</tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def failures_table(run: Run) -> str:
+    failed = run_data.failures(run)
+    if not failed:
+        return "<p>No point failed.</p>"
+    rows = ["<table><tr><th class=\"name\">workload</th><th class=\"name\">architecture</th>"
+            "<th>connections</th><th>rep</th><th class=\"name\">reason</th></tr>"]
+    for p in failed:
+        rows.append(f"<tr><td class=\"name\">{esc(p.workload)}</td>{arch_cell(p.arch)}"
+                    f"<td>{p.connections}</td><td>{p.rep}</td>"
+                    f"<td class=\"name\">{esc(p.reason or 'no reason recorded')}</td></tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def metadata(run: Run) -> str:
+    meta = run.meta
+    if not meta:
+        return '<p class="warn">meta.json is missing or unreadable: machine and experiment ' \
+               'unknown.</p>'
+    machine, build, git = meta.get("machine", {}), meta.get("build", {}), meta.get("git", {})
+    experiment = meta.get("experiment", {})
+    memory = machine.get("memory_kb")
+    items = [
+        ("CPU", machine.get("cpu_model")),
+        ("cores", f"{machine.get('cores', '?')} (allowed: {machine.get('cpus_allowed', '?')})"),
+        ("memory", f"{memory / 1048576:.1f} GiB" if memory else None),
+        ("kernel / OS", f"{machine.get('kernel', '?')} / {machine.get('os', '?')}"),
+        ("host", machine.get("hostname")),
+        ("compiler", f"{build.get('compiler_version') or build.get('compiler', '?')}"),
+        ("build", f"{build.get('build_type', '?')} {build.get('cxx_flags', '')}"),
+        ("git revision", f"{git.get('revision', '?')}" + (" (uncommitted changes)"
+                                                          if git.get("dirty") else "")),
+        ("experiment", f"{experiment.get('name', '?')}: {experiment.get('description', '')}"),
+        ("points", f"{len(run.points)} measured" + (f" of {meta['points_planned']} planned"
+                                                     if meta.get("points_planned") else "")),
+        ("duration per point", f"{experiment.get('duration_s', '?')} s measured after "
+                               f"{experiment.get('warmup_s', '?')} s of warm-up, "
+                               f"{experiment.get('repetitions', '?')} repetition(s)"),
+        ("placement", json.dumps(meta.get("placement"))),
+        ("started / ended", f"{meta.get('start_time', '?')} / {meta.get('end_time') or '?'}"),
+    ]
+    for workload in run.workloads:
+        items.append((f"workload {workload}", run.workload_description(workload) or "?"))
+    text = ['<dl class="meta">']
+    for key, value in items:
+        if value not in (None, ""):
+            text.append(f"<dt>{esc(key)}</dt><dd>{esc(value)}</dd>")
+    text.append("</dl>")
+    text.append("<details><summary>meta.json as recorded</summary><pre>"
+                f"{esc(json.dumps(meta, indent=2))}</pre></details>")
+    return "\n".join(text)
+
+
+def warnings(run: Run) -> list[str]:
+    meta = run.meta
+    notes = []
+    if meta.get("interrupted"):
+        notes.append("This run was interrupted: only the points measured before it are shown.")
+    elif meta.get("points_planned") and len(run.points) < meta["points_planned"]:
+        notes.append(f"Only {len(run.points)} of {meta['points_planned']} planned points are "
+                     f"in points.csv (still running, or stopped).")
+    if meta.get("quick"):
+        notes.append("A quick run (make bench QUICK=1): short points, few connection counts.")
+    notes += [str(n) for n in meta.get("notes", []) if n]
+    failed = len(run_data.failures(run))
+    if failed:
+        notes.append(f"{failed} of {len(run.points)} points failed; they are gaps in the lines, "
+                     f"crosses in the red strips under the charts, and listed below.")
+    if run.points and failed == len(run.points):
+        notes.append("Every point failed: there is nothing to draw but the failures.")
+    return notes
+
+
+def render_html(run: Run, drawn: list[Chart]) -> str:
+    title = f"archbench run {run.name}"
+    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+             f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
+             f"<h1>{esc(title)}</h1>",
+             f"<p class=\"sub\">{esc(run.machine_line())} · "
+             f"{len(run.architectures)} architectures · {len(run.workloads)} workloads · "
+             f"{len(run.points)} points · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}</p>"]
+    parts += [f'<p class="warn">{esc(note)}</p>' for note in warnings(run)]
+    if not run.points:
+        parts.append("<p class=\"warn\">points.csv has no points yet.</p>")
+    nav = " ".join(f'<a href="#{esc(run_data.safe_name(w))}">{esc(w)}</a>' for w in run.workloads)
+    parts.append(f"<nav>Workloads: {nav} <a href=\"#failures\">failed points</a> "
+                 f"<a href=\"#machine\">machine and experiment</a></nav>")
+
+    parts.append("<h2 id=\"summary\">Summary</h2><p>Median throughput in requests per second "
+                 "(p99 latency under it) for each architecture and connection count; the best "
+                 "of each column in bold. Hover over a failed cell for its reason.</p>")
+    for workload in run.workloads:
+        description = run.workload_description(workload)
+        parts.append(f"<h3>{esc(workload)}" + (f" <span class=\"small\">({esc(description)})"
+                                                 f"</span>" if description else "") + "</h3>")
+        parts.append(summary_table(run, workload))
+
+    for workload in run.workloads:
+        anchor = run_data.safe_name(workload)
+        description = run.workload_description(workload)
+        parts.append(f"<h2 id=\"{esc(anchor)}\">Workload {esc(workload)}</h2>"
+                     + (f"<p class=\"sub\">{esc(description)}</p>" if description else ""))
+        for chart in (c for c in drawn if c.workload == workload):
+            links = f' <a class="small" href="{esc(chart.svg.as_posix())}">SVG</a>' \
+                if chart.svg else ""
+            parts.append(
+                f"<figure id=\"{esc(anchor)}-{chart.kind}\"><h3>{esc(CHART_TITLES[chart.kind])}"
+                f" — {esc(workload)}{links}</h3>"
+                f"<img src=\"{esc(chart.png.as_posix())}\" alt=\"{esc(CHART_TITLES[chart.kind])},"
+                f" workload {esc(workload)}\">"
+                f"<figcaption><p class=\"look\"><b>What to look for.</b> {esc(chart.look_for)}</p>"
+                f"<p><b>This run.</b> {esc(' '.join(chart.shows))}</p></figcaption></figure>")
+
+    parts.append("<h2 id=\"failures\">Failed points</h2>")
+    parts.append(failures_table(run))
+    parts.append("<h2 id=\"machine\">Machine and experiment</h2>")
+    parts.append(metadata(run))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_report(run: Run, spectrum_at: list[int] | None = None, svg: bool = False) -> Path:
+    drawn = draw_charts(run, spectrum_at, svg)
+    path = run.path / "report.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(render_html(run, drawn), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def parse_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--spectrum-at takes comma-separated connection counts, not '{text}'") \
+            from None
+    if not counts or any(c < 1 for c in counts):
+        raise ValueError(f"--spectrum-at takes positive connection counts, not '{text}'")
+    return counts
+
+
+def usage_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+
+    def usage_error(message: str) -> None:
+        print(f"{prog}: {message}", file=sys.stderr)
+        sys.exit(2)
+
+    parser.error = usage_error  # one line and exit 2, as every archbench tool
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = usage_parser("plots/report.py", "Draw RUN/plots/*.png and write RUN/report.html.")
+    parser.add_argument("run", type=Path, help="a run folder, e.g. results/latest")
+    parser.add_argument("--spectrum-at", metavar="N,N", default=None,
+                        help="connection counts for the percentile spectra (default: the "
+                             "lowest, a middle one and the highest)")
+    parser.add_argument("--svg", action="store_true", help="write every chart as SVG too "
+                        "(throughput and latency always are)")
+    args = parser.parse_args(argv)
+    try:
+        spectrum_at = parse_counts(args.spectrum_at) if args.spectrum_at else None
+        run = run_data.load_run(args.run)
+    except (ValueError, run_data.RunError) as error:
+        parser.error(str(error))
+    path = write_report(run, spectrum_at, args.svg)
+    failed = len(run_data.failures(run))
+    print(f"report: {path}" + (f"  ({failed} of {len(run.points)} points failed; see the report)"
+                               if failed else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,367 @@
+"""Reading a run folder (results/<id>/: meta.json, points.csv, raw/*.hgrm) into what the charts,
+the report and the comparison draw. Standard library only, so that the tables can be computed
+without matplotlib.
+
+The one rule that matters here: a failed point has no figures. Its cells become NaN, which
+matplotlib draws as a gap, never as a zero, even when points.csv holds a 0 for it (a load
+generator that got no answer reports 0 requests per second, which is not a measurement of the
+server's throughput).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import statistics
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NAN = math.nan
+
+# Text columns of points.csv; every other column is a number (or empty).
+TEXT_COLUMNS = {"arch", "workload", "status", "reason", "loadgen_saturated"}
+
+# Metrics that a failed point still measures: a load generator that got no answer still counted
+# its connect errors and timeouts, and those are the story of that point.
+COUNTED_EVEN_WHEN_FAILED = {"errors", "timeouts", "errors_connect", "errors_reset", "errors_eof",
+                            "errors_wrong_answer"}
+
+
+class RunError(Exception):
+    """A folder that cannot be read as a run; the message says why, in one line."""
+
+
+# --------------------------------------------------------------------------- colours
+
+# One colour and one marker per architecture, the same in every chart and every run. Related
+# designs share a hue: blocking designs in blues and reds, readiness loops in browns and greens,
+# libraries in purples and oranges.
+ARCH_STYLES = {
+    "single":          ("#404040", "o"),
+    "threaded":        ("#1f77b4", "s"),
+    "prethreaded":     ("#6a9fd4", "D"),
+    "forked":          ("#d62728", "^"),
+    "preforked":       ("#e8797a", "v"),
+    "select":          ("#8c564b", "P"),
+    "poll":            ("#c08a5b", "X"),
+    "epoll":           ("#2ca02c", "o"),
+    "epoll-reuseport": ("#7bc96f", "s"),
+    "libevent":        ("#9467bd", "D"),
+    "asio":            ("#ff7f0e", "^"),
+    "asio-pool":       ("#e6b422", "v"),
+    "asio-coro":       ("#a05d00", "P"),
+    "io-uring":        ("#17becf", "X"),
+}
+# For names not above: picked by a stable hash of the name, so an architecture someone adds
+# keeps its colour from run to run and chart to chart.
+FALLBACK_COLOURS = ["#e377c2", "#7f7f7f", "#bcbd22", "#393b79", "#637939", "#8c6d31",
+                    "#843c39", "#7b4173", "#3182bd", "#31a354", "#756bb1", "#636363"]
+FALLBACK_MARKERS = ["o", "s", "D", "^", "v", "P", "X", "<", ">", "h"]
+
+
+def arch_colour(arch: str) -> str:
+    if arch in ARCH_STYLES:
+        return ARCH_STYLES[arch][0]
+    return FALLBACK_COLOURS[zlib.crc32(arch.encode()) % len(FALLBACK_COLOURS)]
+
+
+def arch_marker(arch: str) -> str:
+    if arch in ARCH_STYLES:
+        return ARCH_STYLES[arch][1]
+    return FALLBACK_MARKERS[zlib.crc32(arch.encode()[::-1]) % len(FALLBACK_MARKERS)]
+
+
+# --------------------------------------------------------------------------- the run folder
+
+@dataclass
+class Point:
+    """One row of points.csv: one architecture x workload x connections x repetition."""
+    arch: str
+    workload: str
+    connections: int
+    rep: int
+    status: str
+    reason: str
+    saturated: bool
+    values: dict[str, float]  # every numeric column; NaN where the cell is empty
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def value(self, metric: str) -> float:
+        """The figure as measured, or NaN: a failed point has none, except for the errors
+        that the load generator still counted (a 0 there would draw a failure as a zero)."""
+        value = self.values.get(metric, NAN)
+        if not self.ok and (metric not in COUNTED_EVEN_WHEN_FAILED or not value > 0):
+            return NAN
+        return value
+
+
+@dataclass
+class Run:
+    path: Path
+    name: str
+    meta: dict
+    points: list[Point]
+
+    @property
+    def workloads(self) -> list[str]:
+        return _in_order(p.workload for p in self.points)
+
+    @property
+    def architectures(self) -> list[str]:
+        """In the experiment's order where it says, then in order of appearance."""
+        listed = self.meta.get("experiment", {}).get("architectures") or []
+        seen = _in_order(p.arch for p in self.points)
+        return [a for a in listed if a in seen] + [a for a in seen if a not in listed]
+
+    def connections(self, workload: str) -> list[int]:
+        return sorted({p.connections for p in self.points if p.workload == workload})
+
+    def points_at(self, workload: str, arch: str, connections: int) -> list[Point]:
+        return [p for p in self.points if p.workload == workload and p.arch == arch
+                and p.connections == connections]
+
+    def machine_line(self) -> str:
+        """'Intel Xeon ..., 2 cores, host' for chart titles."""
+        machine = self.meta.get("machine", {})
+        parts = [machine.get("cpu_model") or "unknown CPU"]
+        if machine.get("cores"):
+            parts.append(f"{machine['cores']} cores")
+        if machine.get("hostname"):
+            parts.append(machine["hostname"])
+        return ", ".join(parts)
+
+    def workload_description(self, workload: str) -> str:
+        """'persistent connections' or '3 questions per connection, work 100 us'."""
+        for spec in self.meta.get("experiment", {}).get("workloads", []):
+            if spec.get("name") == workload:
+                return describe_workload(spec)
+        return ""
+
+    def hgrm_path(self, point: Point) -> Path:
+        return (self.path / "raw" /
+                f"{point.arch}-{point.workload}-c{point.connections}-r{point.rep}.hgrm")
+
+
+def describe_workload(spec: dict) -> str:
+    session = int(spec.get("session") or 0)
+    if session == 0:
+        parts = ["persistent connections"]
+    elif session == 1:
+        parts = ["one request per connection"]
+    else:
+        parts = [f"{session} requests per connection"]
+    for key, label in (("work_us", "CPU work {} us"), ("sleep_us", "sleep {} us"),
+                       ("reply_bytes", "replies of {} bytes"), ("pipeline", "pipeline {}"),
+                       ("rate", "open loop at {} req/s")):
+        value = spec.get(key)
+        if value and not (key == "pipeline" and int(value) == 1):
+            parts.append(label.format(value))
+    return ", ".join(parts)
+
+
+def _in_order(items) -> list:
+    seen: dict = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return list(seen)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text) if text not in ("", None) else NAN
+    except ValueError:
+        return NAN
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def load_run(path: Path | str) -> Run:
+    """Reads RUN/points.csv and RUN/meta.json. A missing or unreadable meta.json is tolerated
+    (the report says so); a missing points.csv is not a run."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunError(f"{path}: no such run folder")
+    csv_path = path / "points.csv"
+    if not csv_path.is_file():
+        raise RunError(f"{path}: no points.csv (not a run folder?)")
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            meta = {}
+    except (OSError, ValueError):
+        meta = {}
+    points = []
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            for required in ("arch", "workload", "connections", "status"):
+                if required not in (reader.fieldnames or []):
+                    raise RunError(f"{csv_path}: no '{required}' column")
+            for row in reader:
+                try:
+                    connections = int(row["connections"])
+                except (TypeError, ValueError):
+                    continue  # a torn last line of an interrupted run
+                values = {key: _number(value) for key, value in row.items()
+                          if key and key not in TEXT_COLUMNS}
+                points.append(Point(
+                    arch=row["arch"], workload=row["workload"], connections=connections,
+                    rep=_int(row.get("rep"), 1),
+                    status=(row.get("status") or "failed").strip(),
+                    reason=(row.get("reason") or "").strip(),
+                    saturated=(row.get("loadgen_saturated") or "").strip().lower()
+                    in ("true", "1", "yes"),
+                    values=values))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RunError(f"{csv_path}: {error}") from None
+    return Run(path=path, name=path.resolve().name, meta=meta, points=points)
+
+
+# --------------------------------------------------------------------------- series
+
+@dataclass
+class Series:
+    """One architecture's metric against connections, for one workload: the median over the
+    repetitions that measured it and their min and max (the spread), NaN where nothing was
+    measured. `failed` lists the connection counts where every repetition failed, `partial`
+    those where some did, `saturated` those where the load generator was the bottleneck."""
+    arch: str
+    metric: str
+    connections: list[int]
+    median: list[float]
+    low: list[float]
+    high: list[float]
+    counts: list[int] = field(default_factory=list)  # repetitions that measured it
+    failed: list[int] = field(default_factory=list)
+    partial: list[int] = field(default_factory=list)
+    saturated: list[int] = field(default_factory=list)
+
+    def at(self, connections: int) -> float:
+        try:
+            return self.median[self.connections.index(connections)]
+        except ValueError:
+            return NAN
+
+    def spread_at(self, connections: int) -> tuple[float, float]:
+        try:
+            index = self.connections.index(connections)
+        except ValueError:
+            return NAN, NAN
+        return self.low[index], self.high[index]
+
+    def reps_at(self, connections: int) -> int:
+        try:
+            return self.counts[self.connections.index(connections)]
+        except ValueError:
+            return 0
+
+
+def series(run: Run, workload: str, arch: str, metric: str,
+           connections: list[int] | None = None) -> Series:
+    """The data that feeds a line: see Series."""
+    connections = connections if connections is not None else run.connections(workload)
+    result = Series(arch=arch, metric=metric, connections=list(connections), median=[], low=[],
+                    high=[])
+    for count in connections:
+        points = run.points_at(workload, arch, count)
+        values = [v for v in (p.value(metric) for p in points) if not math.isnan(v)]
+        if values:
+            result.median.append(statistics.median(values))
+            result.low.append(min(values))
+            result.high.append(max(values))
+        else:
+            result.median.append(NAN)
+            result.low.append(NAN)
+            result.high.append(NAN)
+        result.counts.append(len(values))
+        failed = sum(1 for p in points if not p.ok)
+        if points and failed == len(points):
+            result.failed.append(count)
+        elif failed:
+            result.partial.append(count)
+        if any(p.saturated for p in points if p.ok):
+            result.saturated.append(count)
+    return result
+
+
+def failures(run: Run, workload: str | None = None) -> list[Point]:
+    return [p for p in run.points if not p.ok and (workload is None or p.workload == workload)]
+
+
+def relative_spread(low: float, median: float, high: float) -> float:
+    """(max - min) / median of the repetitions: 0.1 means the repetitions spread over 10 % of
+    the median. NaN when unknown."""
+    if any(math.isnan(x) for x in (low, median, high)) or median == 0:
+        return NAN
+    return (high - low) / abs(median)
+
+
+# --------------------------------------------------------------------------- .hgrm files
+
+def read_hgrm(path: Path) -> list[tuple[float, float]]:
+    """(percentile as a fraction 0..1, value) rows of an HdrHistogram percentile distribution
+    ("Value Percentile TotalCount 1/(1-Percentile)"), header and #[...] footer skipped. The last
+    row, at percentile 1, has no finite 1/(1-P) ("inf" in the C library, missing in Java's)."""
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 3 or line.lstrip().startswith("#"):
+                continue
+            try:
+                value, percentile = float(fields[0]), float(fields[1])
+            except ValueError:
+                continue  # the header line
+            if percentile > 1.0:  # written in percent by some tools
+                percentile /= 100.0
+            rows.append((percentile, value))
+    return rows
+
+
+def hgrm_unit_scale(rows: list[tuple[float, float]], p50_us: float) -> float:
+    """The factor that turns the file's values into microseconds: 1 normally; 1000 when the file
+    is in milliseconds (HdrHistogram's tools often scale), found against points.csv's p50."""
+    if not rows or math.isnan(p50_us) or p50_us <= 0:
+        return 1.0
+    median = next((value for percentile, value in rows if percentile >= 0.5), rows[-1][1])
+    if median <= 0:
+        return 1.0
+    ratio = math.log10(p50_us / median)
+    for scale in (1.0, 1000.0, 0.001):
+        if abs(ratio - math.log10(scale)) < 0.75:
+            return scale
+    return 1.0
+
+
+def spectrum(run: Run, workload: str, arch: str, connections: int):
+    """The latency spectrum of the repetition whose p99 is the median among those that
+    succeeded: (rep, [(x = 1/(1-P), latency us)]), or (None, []) when there is none."""
+    points = [p for p in run.points_at(workload, arch, connections)
+              if p.ok and run.hgrm_path(p).is_file()]
+    if not points:
+        return None, []
+    points.sort(key=lambda p: (math.isnan(p.value("p99_us")), p.value("p99_us")))
+    chosen = points[(len(points) - 1) // 2]
+    try:
+        rows = read_hgrm(run.hgrm_path(chosen))
+    except OSError:
+        return None, []
+    scale = hgrm_unit_scale(rows, chosen.value("p50_us"))
+    curve = [(1.0 / (1.0 - percentile), value * scale) for percentile, value in rows
+             if percentile < 1.0]
+    return chosen.rep, curve
+
+
+def safe_name(text: str) -> str:
+    """A workload name as part of a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text) or "_"

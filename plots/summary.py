@@ -1,0 +1,285 @@
+"""What each chart shows, in words, computed from the run: which architecture leads at the
+lowest and the highest connection count and by how much, where the tails are, what failed.
+Standard library only. Every function returns a list of sentences."""
+from __future__ import annotations
+
+import math
+
+import run_data
+from run_data import Run
+
+# What to look for in each chart: the same for every run.
+LOOK_FOR = {
+    "throughput": "Requests answered per second, the median over repetitions with the spread "
+                  "as a band. Look for where each line stops rising (the architecture is "
+                  "saturated) and for lines that fall as connections grow.",
+    "latency": "Median and 99th-percentile latency on log scales. A line that climbs in step "
+               "with the connections means requests wait in a queue; a p99 far above the p50 "
+               "means some clients are starved while others are served.",
+    "spectrum": "Latency at every percentile, from each point's HdrHistogram; the further right, "
+                "the rarer the request. A flat line is a server that treats every request "
+                "alike; a line that bends up at 99% or 99.9% has a tail of unlucky clients.",
+    "cpu": "Server CPU time (user + system, every process and thread) per request answered, "
+           "Stevens' measure of what an architecture costs, and the context switches it makes "
+           "per request. Lower is cheaper.",
+    "memory": "Peak resident memory of the server's processes. A process or a thread per "
+              "connection makes memory grow with the connections; an event loop stays flat.",
+    "errors": "Every request that was not answered correctly, by point: connect errors, resets, "
+              "early EOF, wrong answers, timeouts. Starvation (one client at a time) shows as "
+              "timeouts, a descriptor limit such as select's FD_SETSIZE as connect errors or a "
+              "failed point; failed points are the crosses in the strip.",
+}
+
+MAX_LISTED = 6
+
+
+# --------------------------------------------------------------------------- formatting
+
+def fmt_rps(value: float) -> str:
+    return f"{value:,.0f} req/s"
+
+
+def fmt_us(value: float) -> str:
+    if value >= 1e6:
+        return f"{value / 1e6:.3g} s"
+    if value >= 1e3:
+        return f"{value / 1e3:.3g} ms"
+    return f"{value:.3g} µs"
+
+
+def fmt_mib(kb: float) -> str:
+    return f"{kb / 1024:,.1f} MiB"
+
+
+def fmt_ratio(ratio: float) -> str:
+    return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.0f}×"
+
+
+def connections_text(count: int) -> str:
+    return f"{count} connection{'s' if count != 1 else ''}"
+
+
+def listing(items: list[str]) -> str:
+    if len(items) > MAX_LISTED:
+        items = items[:MAX_LISTED] + [f"{len(items) - MAX_LISTED} more"]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# --------------------------------------------------------------------------- ranking
+
+def ranking(run: Run, workload: str, metric: str, connections: int,
+            higher_is_better: bool) -> list[tuple[str, float]]:
+    """(architecture, median) of the architectures measured at that point, best first."""
+    measured = []
+    for arch in run.architectures:
+        value = run_data.series(run, workload, arch, metric, [connections]).median[0]
+        if not math.isnan(value):
+            measured.append((arch, value))
+    return sorted(measured, key=lambda item: item[1], reverse=higher_is_better)
+
+
+def winner(run: Run, workload: str, connections: int) -> str | None:
+    """The architecture with the highest median throughput at that point."""
+    ranked = ranking(run, workload, "throughput_rps", connections, True)
+    return ranked[0][0] if ranked else None
+
+
+def _failed_at(run: Run, workload: str, connections: int) -> list[str]:
+    return [arch for arch in run.architectures
+            if connections in run_data.series(run, workload, arch, "status",
+                                              [connections]).failed]
+
+
+def _ends(run: Run, workload: str) -> list[int]:
+    counts = run.connections(workload)
+    return sorted({counts[0], counts[-1]}) if counts else []
+
+
+def _failed_note(run: Run, workload: str, connections: int) -> str:
+    failed = _failed_at(run, workload, connections)
+    return f" ({listing(failed)} failed there.)" if failed else ""
+
+
+# --------------------------------------------------------------------------- per chart
+
+def throughput(run: Run, workload: str) -> list[str]:
+    sentences = []
+    for count in _ends(run, workload):
+        ranked = ranking(run, workload, "throughput_rps", count, True)
+        where = f"At {connections_text(count)}"
+        if not ranked:
+            sentences.append(f"{where} no architecture answered a request."
+                             + _failed_note(run, workload, count))
+            continue
+        best, best_value = ranked[0]
+        text = f"{where}, {best} leads with {fmt_rps(best_value)}"
+        if len(ranked) > 1:
+            second, second_value = ranked[1]
+            text += f", {_times(best_value, second_value)} the next, {second}"
+            if len(ranked) > 2:
+                last, last_value = ranked[-1]
+                text += (f"; the slowest, {last}, answers {fmt_rps(last_value)}"
+                         f" ({best} answers {_times(best_value, last_value)} as many)")
+        sentences.append(text + "." + _failed_note(run, workload, count))
+    peaks = []
+    for arch in run.architectures:
+        line = run_data.series(run, workload, arch, "throughput_rps")
+        measured = [(v, c) for v, c in zip(line.median, line.connections) if not math.isnan(v)]
+        if len(measured) > 1:
+            value, count = max(measured)
+            if count != line.connections[-1] and measured[-1][0] < 0.8 * value:
+                peaks.append(f"{arch} (peak {fmt_rps(value)} at {count}, "
+                             f"{fmt_rps(measured[-1][0])} at {measured[-1][1]})")
+    if peaks:
+        sentences.append(f"Throughput falls after its peak for {listing(peaks)}.")
+    saturated = sorted({(arch, c) for arch in run.architectures
+                        for c in run_data.series(run, workload, arch, "throughput_rps").saturated},
+                       key=lambda item: (item[1], item[0]))
+    if saturated:
+        sentences.append("The load generator was the bottleneck (ringed) for "
+                         + listing([f"{a} at {c}" for a, c in saturated])
+                         + ": there the figure is a lower bound on what the server can do.")
+    return sentences
+
+
+def _times(high: float, low: float) -> str:
+    return fmt_ratio(high / low) if low > 0 else "infinitely"
+
+
+def latency(run: Run, workload: str) -> list[str]:
+    sentences = []
+    for count in _ends(run, workload):
+        ranked = ranking(run, workload, "p99_us", count, False)
+        where = f"At {connections_text(count)}"
+        if not ranked:
+            sentences.append(f"{where} no latency was measured." + _failed_note(run, workload,
+                                                                                 count))
+            continue
+        best, best_value = ranked[0]
+        text = f"{where} the lowest p99 is {best}'s, {fmt_us(best_value)}"
+        p50 = run_data.series(run, workload, best, "p50_us", [count]).median[0]
+        if not math.isnan(p50):
+            text += f" (p50 {fmt_us(p50)})"
+        if len(ranked) > 1:
+            worst, worst_value = ranked[-1]
+            text += f"; the highest is {worst}'s, {fmt_us(worst_value)}"
+            if best_value > 0:
+                text += f", {fmt_ratio(worst_value / best_value)} as long"
+        sentences.append(text + "." + _failed_note(run, workload, count))
+    return sentences
+
+
+def spectrum(run: Run, workload: str, counts: list[int]) -> list[str]:
+    sentences = []
+    for count in counts:
+        tails = []
+        for arch in run.architectures:
+            p50 = run_data.series(run, workload, arch, "p50_us", [count]).median[0]
+            tail = run_data.series(run, workload, arch, "p99_9_us", [count]).median[0]
+            if not math.isnan(p50) and not math.isnan(tail) and p50 > 0:
+                tails.append((tail / p50, arch, p50, tail))
+        if not tails:
+            continue
+        tails.sort()
+        flat = tails[0]
+        text = (f"At {connections_text(count)} the flattest tail is {flat[1]}'s "
+                f"(p99.9 {fmt_ratio(flat[0])} its p50)")
+        if len(tails) > 1:
+            steep = tails[-1]
+            text += (f", the steepest {steep[1]}'s: p99.9 {fmt_us(steep[3])} against a p50 of "
+                     f"{fmt_us(steep[2])}, {fmt_ratio(steep[0])}")
+        sentences.append(text + ".")
+    missing = [f"{arch} at {count}" for count in counts for arch in run.architectures
+               if run.points_at(workload, arch, count)
+               and run_data.spectrum(run, workload, arch, count)[1] == []]
+    if missing:
+        sentences.append(f"No histogram for {listing(missing)} (failed, or no .hgrm in raw/).")
+    return sentences
+
+
+def cpu(run: Run, workload: str) -> list[str]:
+    sentences = []
+    for count in _ends(run, workload):
+        ranked = ranking(run, workload, "server_cpu_us_per_req", count, False)
+        if not ranked:
+            continue
+        cheap, cheap_value = ranked[0]
+        text = (f"At {connections_text(count)} the cheapest server per request is {cheap} "
+                f"({cheap_value:.3g} µs of CPU)")
+        if len(ranked) > 1:
+            dear, dear_value = ranked[-1]
+            text += f", the dearest {dear} ({dear_value:.3g} µs"
+            text += f", {fmt_ratio(dear_value / cheap_value)})" if cheap_value > 0 else ")"
+        switches = ranking(run, workload, "ctx_switches_per_req", count, False)
+        if len(switches) > 1:
+            text += (f"; context switches per request range from {switches[0][1]:.2g} "
+                     f"({switches[0][0]}) to {switches[-1][1]:.2g} ({switches[-1][0]})")
+        sentences.append(text + ".")
+    if not sentences:
+        sentences.append("No server cost was measured in this workload.")
+    return sentences
+
+
+def memory(run: Run, workload: str) -> list[str]:
+    counts = _ends(run, workload)
+    sentences = []
+    if counts:
+        ranked = ranking(run, workload, "server_rss_kb", counts[-1], False)
+        if ranked:
+            text = f"At {connections_text(counts[-1])} {ranked[-1][0]} needs the most memory, " \
+                   f"{fmt_mib(ranked[-1][1])}"
+            if len(ranked) > 1:
+                text += f", and {ranked[0][0]} the least, {fmt_mib(ranked[0][1])}"
+            sentences.append(text + ".")
+    growth = []
+    for arch in run.architectures:
+        line = run_data.series(run, workload, arch, "server_rss_kb")
+        measured = [(c, v) for c, v in zip(line.connections, line.median) if not math.isnan(v)]
+        if len(measured) > 1 and measured[0][1] > 0:
+            growth.append((measured[-1][1] / measured[0][1], arch, measured[0], measured[-1]))
+    if growth:
+        ratio, arch, first, last = max(growth)
+        if ratio >= 1.5:
+            sentences.append(f"{arch}'s memory grows the most with the connections: "
+                             f"{fmt_mib(first[1])} at {first[0]}, {fmt_mib(last[1])} at "
+                             f"{last[0]} ({fmt_ratio(ratio)}).")
+        else:
+            sentences.append("No architecture's memory grows by half or more with the "
+                             "connections.")
+    return sentences or ["No memory was measured in this workload."]
+
+
+def errors(run: Run, workload: str) -> list[str]:
+    with_errors = []
+    for arch in run.architectures:
+        errors_line = run_data.series(run, workload, arch, "errors")
+        timeouts_line = run_data.series(run, workload, arch, "timeouts")
+        for count, value, timeouts in zip(errors_line.connections, errors_line.median,
+                                          timeouts_line.median):
+            if not math.isnan(value) and value > 0:
+                text = f"{arch} at {count} ({value:,.0f}"
+                if not math.isnan(timeouts) and timeouts > 0:
+                    text += f", {timeouts:,.0f} of them timeouts"
+                with_errors.append(text + ")")
+    failed = []
+    for point in run_data.failures(run, workload):
+        failed.append(f"{point.arch} at {point.connections} (rep {point.rep}: "
+                      f"{point.reason or 'no reason recorded'})")
+    sentences = []
+    if with_errors:
+        sentences.append(f"Errors (median per point): {listing(with_errors)}.")
+    if failed:
+        sentences.append(f"Failed points, with no figures: {listing(failed)}.")
+    if not sentences:
+        sentences.append("No errors and no failed points: every request was answered "
+                         "correctly.")
+    return sentences
+
+
+def for_chart(kind: str, run: Run, workload: str, spectrum_counts: list[int]) -> list[str]:
+    if kind == "spectrum":
+        return spectrum(run, workload, spectrum_counts)
+    return {"throughput": throughput, "latency": latency, "cpu": cpu, "memory": memory,
+            "errors": errors}[kind](run, workload)

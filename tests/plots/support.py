@@ -1,0 +1,153 @@
+"""Shared by the plots tests: synthetic run folders, written the way the harness writes them
+(meta.json, points.csv with results.COLUMNS, raw/*.hgrm), with models of how each architecture
+behaves, failed points included."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[2]
+PLOTS = REPO / "plots"
+PYTHON = sys.executable
+
+sys.path.insert(0, str(PLOTS))
+sys.path.insert(0, str(REPO / "harness"))
+
+import results  # noqa: E402  (the harness's points.csv columns)
+
+MACHINE = {"hostname": "testhost", "cpu_model": "Synthetic CPU 9000", "cores": 2,
+           "cpus_allowed": [0, 1], "memory_kb": 8_000_000, "kernel": "6.1.0-test",
+           "os": "Debian GNU/Linux 12 (bookworm)"}
+
+
+def book_model(arch: str, workload: str, connections: int, rep: int) -> dict:
+    """Plausible figures, with the failures the report must show: the single-threaded server
+    starves (timeouts grow, and at 1024 connections nothing is answered: the CSV then says 0
+    requests/s, which must never be drawn), and select hits FD_SETSIZE at 1024 (the server
+    dies: empty figures)."""
+    noise = 1 + 0.03 * (random.Random(f"{arch}{workload}{connections}{rep}").random() - 0.5)
+    plateau = {"single": 20_000, "threaded": 60_000, "forked": 40_000, "select": 70_000,
+               "epoll": 90_000, "my-arch": 50_000}[arch]
+    if workload == "churn":
+        plateau /= 4
+    if arch == "single" and connections >= 1024:
+        return {"status": "failed", "reason": "no request succeeded (server hung or refused "
+                "every connection)", "throughput_rps": 0, "requests_ok": 0, "errors": 3000,
+                "timeouts": 3000}
+    if arch == "select" and connections >= 1024:
+        return {"status": "failed", "reason": "server died during the run (exit code 1): "
+                "select: fd 1030 is beyond FD_SETSIZE"}
+    throughput = plateau * min(1.0, 0.25 + connections / 16) * noise
+    p50 = connections / throughput * 1e6
+    tail = 12 if arch in ("single", "forked") else 3
+    cpu = {"single": 7, "threaded": 15, "forked": 40, "select": 9 + connections * 0.02,
+           "epoll": 8, "my-arch": 11}[arch]
+    rss_mib = {"single": 3, "threaded": 3 + connections * 0.1, "forked": 1.5 * connections + 2,
+               "select": 3.2, "epoll": 3.1, "my-arch": 4}[arch]
+    timeouts = int(connections * 30) if arch == "single" and connections >= 64 else 0
+    return {"status": "ok", "throughput_rps": throughput, "p50_us": p50, "p90_us": p50 * 1.8,
+            "p99_us": p50 * tail, "p99_9_us": p50 * tail * 2, "max_us": p50 * tail * 5,
+            "requests_ok": int(throughput * 1.5), "errors": timeouts, "timeouts": timeouts,
+            "server_cpu_us_per_req": cpu * noise, "ctx_switches_per_req":
+            {"single": 1.0, "threaded": 2.1, "forked": 2.3}.get(arch, 0.2),
+            "server_rss_kb": rss_mib * 1024 * noise, "server_threads": connections + 1
+            if arch == "threaded" else 1, "server_processes": connections + 1
+            if arch == "forked" else 1, "loadgen_cpu_util": 0.5,
+            "loadgen_saturated": arch == "epoll" and connections >= 64}
+
+
+def write_hgrm(path: Path, p50_us: float, p99_us: float, total: int = 10000) -> None:
+    """HdrHistogram's percentile distribution text (as hdr_percentiles_print writes it)."""
+    alpha = math.log(p99_us / p50_us) / math.log(50) if p99_us > p50_us else 0.1
+    lines = [f"{'Value':>12} {'Percentile':>14} {'TotalCount':>10} {'1/(1-Percentile)':>14}", ""]
+    step = 0
+    value = p50_us
+    while True:
+        percentile = 1 - 0.5 ** (step / 4)
+        if percentile > 0.99999:
+            break
+        x = 1 / (1 - percentile)
+        value = p50_us * 0.6 if x < 2 else p50_us * (x / 2) ** alpha
+        value = max(value, p50_us * 0.6 + step * 1e-3)
+        lines.append(f"{value:12.3f} {percentile:14.12f} {int(total * percentile):10d} "
+                     f"{x:14.2f}")
+        step += 1
+    maximum = value * 1.5
+    lines.append(f"{maximum:12.3f} {1.0:14.12f} {total:10d} {'inf':>14}")
+    lines.append(f"#[Mean    = {p50_us:12.3f}, StdDeviation   = {p50_us / 2:12.3f}]")
+    lines.append(f"#[Max     = {maximum:12.3f}, Total count    = {total:12d}]")
+    lines.append(f"#[Buckets = {22:12d}, SubBuckets     = {2048:12d}]")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def make_run(folder: Path, name: str = "20250101T000000Z-testhost",
+             archs=("single", "threaded", "forked", "select", "epoll"),
+             workloads=("persistent",), connections=(1, 16, 64, 1024), reps: int = 2,
+             model: Callable[[str, str, int, int], dict] = book_model,
+             hgrm: bool = True, machine: dict | None = None) -> Path:
+    """Writes a run folder folder/name and returns it."""
+    run = folder / name
+    (run / "raw").mkdir(parents=True)
+    meta = {"machine": machine or MACHINE,
+            "build": {"compiler": "/usr/bin/c++", "compiler_version": "c++ (Debian 12.2.0) 12.2.0",
+                      "build_type": "Release", "cxx_flags": "-O3 -DNDEBUG"},
+            "git": {"revision": "0123456789abcdef", "dirty": False},
+            "experiment": {"name": "synthetic", "description": "a synthetic run for tests",
+                           "architectures": list(archs),
+                           "workloads": [{"name": w, "session": 1 if w == "churn" else 0,
+                                          "work_us": 0, "sleep_us": 0, "reply_bytes": 0,
+                                          "pipeline": None, "rate": None} for w in workloads],
+                           "connections": list(connections), "duration_s": 1.5,
+                           "warmup_s": 0.5, "repetitions": reps},
+            "placement": {"server_cpus": [0], "load_cpus": [1]},
+            "notes": [], "start_time": "2025-01-01T00:00:00Z",
+            "end_time": "2025-01-01T00:10:00Z", "interrupted": False}
+    (run / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    with open(run / "points.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=results.COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for workload in workloads:
+            for count in connections:
+                for arch in archs:
+                    for rep in range(1, reps + 1):
+                        figures = model(arch, workload, count, rep)
+                        row = {"arch": arch, "workload": workload, "connections": count,
+                               "rep": rep, **figures}
+                        writer.writerow({k: _cell(row.get(k)) for k in results.COLUMNS})
+                        label = f"{arch}-{workload}-c{count}-r{rep}"
+                        if hgrm and figures.get("status") == "ok" and figures.get("p50_us"):
+                            write_hgrm(run / "raw" / f"{label}.hgrm", figures["p50_us"],
+                                       figures.get("p99_us", figures["p50_us"] * 3))
+                        (run / "raw" / f"{label}.server.stderr").write_text("", encoding="utf-8")
+    return run
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def run_script(script: str, *args, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MPLBACKEND="Agg")
+    return subprocess.run([PYTHON, str(PLOTS / script), *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+class TempDir:
+    def __init__(self):
+        self._dir = tempfile.TemporaryDirectory(prefix="archbench-plots-test-")
+        self.path = Path(self._dir.name)
+
+    def cleanup(self):
+        self._dir.cleanup()
