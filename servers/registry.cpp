@@ -13,6 +13,8 @@ extern const Architecture select_architecture;
 extern const Architecture epoll_architecture;
 extern const Architecture asio_architecture;
 extern const Architecture libevent_architecture;
+extern const Architecture asio_pool_architecture;
+extern const Architecture asio_coro_architecture;
 
 static const auto kArchitectures = std::to_array<const Architecture*>({
     &single_architecture,
@@ -22,6 +24,8 @@ static const auto kArchitectures = std::to_array<const Architecture*>({
     &epoll_architecture,
     &asio_architecture,
     &libevent_architecture,
+    &asio_pool_architecture,
+    &asio_coro_architecture,
 });
 
 std::span<const Architecture* const> all_architectures() { return kArchitectures; }
