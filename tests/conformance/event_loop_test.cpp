@@ -39,6 +39,11 @@ long resident_kib(pid_t pid) {
 
 class EventLoop : public ::testing::TestWithParam<const Architecture*> {
 protected:
+    void SetUp() override {  // as in conformance_test.cpp
+        if (const std::string reason = unavailable_reason(*GetParam()); !reason.empty())
+            GTEST_SKIP() << reason;
+    }
+
     ServerProcess start(std::vector<std::string> extra) {
         std::vector<std::string> args = {"--arch", std::string(GetParam()->name)};
         args.insert(args.end(), extra.begin(), extra.end());
