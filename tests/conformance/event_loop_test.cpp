@@ -24,7 +24,7 @@ namespace {
 
 std::vector<const Architecture*> event_loops() {
     std::vector<const Architecture*> found;
-    for (const char* name : {"select", "epoll"})
+    for (const char* name : {"select", "epoll", "io-uring"})
         if (const Architecture* architecture = find_architecture(name)) found.push_back(architecture);
     return found;
 }
