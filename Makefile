@@ -5,9 +5,9 @@ BUILD ?= build
 CMAKE_BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-DEBIAN_PACKAGES := cmake make g++ pkg-config libboost-dev libevent-dev libbenchmark-dev \
-                   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev python3 \
-                   python3-matplotlib chromium
+DEBIAN_PACKAGES := cmake make g++ pkg-config libboost-dev libevent-dev liburing-dev \
+                   libbenchmark-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev \
+                   python3 python3-matplotlib chromium
 # Debian's interpreter: it sees Debian's python3-* packages (the machine's default python3 may not).
 PYTHON := $(firstword $(wildcard /usr/bin/python3) python3)
 

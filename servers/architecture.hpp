@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "protocol/zen.hpp"
@@ -30,6 +31,15 @@ struct Architecture {
     // requested, then ends every thread and process it started and returns. Throws
     // std::runtime_error only for a startup failure.
     void (*serve)(int listen_fd, const ServerOptions& options, StopSignal& stop);
+    // Only for an architecture that needs what a kernel may refuse (io_uring): why it cannot run
+    // here, or "" when it can. main() asks before it listens, so that a refused server never
+    // claims to listen; the tests skip it with this reason. nullptr: it always runs.
+    std::string (*unavailable_reason)() = nullptr;
 };
+
+// The reason `architecture` cannot run on this machine, or "" when it can.
+inline std::string unavailable_reason(const Architecture& architecture) {
+    return architecture.unavailable_reason != nullptr ? architecture.unavailable_reason() : "";
+}
 
 }  // namespace archbench

@@ -85,6 +85,11 @@ int main(int argc, char** argv) {
         return usage_error("unknown architecture '" + arch_name + "' (known: " +
                            architecture_names() + ")");
 
+    if (const std::string reason = unavailable_reason(*architecture); !reason.empty()) {
+        std::fprintf(stderr, "archbench-server: %s: %s\n", arch_name.c_str(), reason.c_str());
+        return 1;  // before listening: a server that cannot serve never says it listens
+    }
+
     block_server_signals();  // before any thread starts, so that every thread inherits it
     Listener listener;
     try {

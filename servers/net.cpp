@@ -101,6 +101,16 @@ bool send_all(int fd, std::string_view bytes) {
     return true;
 }
 
+void discard_unread_input(int fd) {
+    constexpr std::size_t kMostDiscarded = 1 << 20;
+    std::array<char, 16 * 1024> discarded_bytes;
+    for (std::size_t discarded = 0; discarded < kMostDiscarded;) {
+        const ssize_t received = recv(fd, discarded_bytes.data(), discarded_bytes.size(), MSG_DONTWAIT);
+        if (received <= 0) return;
+        discarded += static_cast<std::size_t>(received);
+    }
+}
+
 void serve_client_blocking(int fd, const ServerOptions& options) {
     zen::Conversation conversation(options.workload);
     std::array<char, 16 * 1024> input;

@@ -51,16 +51,16 @@ thread_local std::array<char, 16 * 1024> input_buffer;
 
 // Each byte read can end at most one question, and each answer is at most `longest_answer` bytes
 // long, so the answers to one read of this size add at most kOutputBound bytes to the output.
-// Without this, 16 kB of one-byte questions padded by --reply-bytes 1000000 would be 16 GB.
-static std::size_t read_size_for(const zen::Workload& workload) {
+std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_size) {
     const std::size_t longest_answer =
         std::max({workload.reply_bytes, zen::kUnknownAnswer.size(), zen::kTooLongAnswer.size()});
-    return std::clamp<std::size_t>(Connection::kOutputBound / longest_answer, 1,
-                                   input_buffer.size());
+    return std::clamp<std::size_t>(kOutputBound / longest_answer, 1, buffer_size);
 }
 
 Connection::Connection(Socket socket, const zen::Workload& workload)
-    : socket_(std::move(socket)), conversation_(workload), read_size_(read_size_for(workload)) {}
+    : socket_(std::move(socket)),
+      conversation_(workload),
+      read_size_(bounded_read_size(workload, input_buffer.size())) {}
 
 Connection::Status Connection::on_readable() {
     output_.erase(0, sent_);  // what was sent already must not make the buffer grow
@@ -95,22 +95,8 @@ Connection::Status Connection::flush() {
     output_.clear();  // keeps its capacity: no allocation per answer once warm
     sent_ = 0;
     if (!input_ended_) return Status::open;
-    discard_unread_input();
+    discard_unread_input(fd());  // so that the close is not a reset that loses the answers
     return Status::closed;
-}
-
-// close() on a socket with unread input sends a reset, not a FIN, and a reset makes the kernel
-// drop answer bytes not yet delivered. After an over-long question the client's remaining bytes
-// are unread: reading away what has arrived lets the close be an orderly one whenever the
-// client has stopped sending. (A full "lingering close" would wait for the client's EOF, which
-// needs a timer per connection; a client still sending after this gets its reset.)
-void Connection::discard_unread_input() {
-    constexpr std::size_t kMostDiscarded = 1 << 20;
-    for (std::size_t discarded = 0; discarded < kMostDiscarded;) {
-        const ssize_t received = recv(fd(), input_buffer.data(), input_buffer.size(), 0);
-        if (received <= 0) return;
-        discarded += static_cast<std::size_t>(received);
-    }
 }
 
 }  // namespace archbench

@@ -1,5 +1,6 @@
 // The registry: one line per architecture. To add one, write servers/<name>.cpp defining
-// `const Architecture <name>_architecture`, and list it here (README: "Adding an architecture").
+// `const Architecture <name>_architecture` (a dash in the name becomes `_`), and list it here
+// (README: "Adding an architecture").
 #include "servers/registry.hpp"
 
 #include <array>
@@ -13,6 +14,9 @@ extern const Architecture select_architecture;
 extern const Architecture epoll_architecture;
 extern const Architecture asio_architecture;
 extern const Architecture libevent_architecture;
+extern const Architecture asio_pool_architecture;
+extern const Architecture asio_coro_architecture;
+extern const Architecture io_uring_architecture;
 
 static const auto kArchitectures = std::to_array<const Architecture*>({
     &single_architecture,
@@ -22,6 +26,9 @@ static const auto kArchitectures = std::to_array<const Architecture*>({
     &epoll_architecture,
     &asio_architecture,
     &libevent_architecture,
+    &asio_pool_architecture,
+    &asio_coro_architecture,
+    &io_uring_architecture,
 });
 
 std::span<const Architecture* const> all_architectures() { return kArchitectures; }

@@ -36,6 +36,13 @@ std::vector<const Architecture*> architectures_where(bool (*keep)(const Architec
 
 class Conformance : public ::testing::TestWithParam<const Architecture*> {
 protected:
+    // An architecture this machine refuses (io-uring where the kernel forbids io_uring) is
+    // reported as skipped, with the kernel's reason, not as passed.
+    void SetUp() override {
+        if (const std::string reason = unavailable_reason(*GetParam()); !reason.empty())
+            GTEST_SKIP() << reason;
+    }
+
     ServerProcess start(std::vector<std::string> extra = {}) {
         std::vector<std::string> args = {"--arch", std::string(GetParam()->name)};
         args.insert(args.end(), extra.begin(), extra.end());

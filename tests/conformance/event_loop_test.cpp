@@ -24,7 +24,7 @@ namespace {
 
 std::vector<const Architecture*> event_loops() {
     std::vector<const Architecture*> found;
-    for (const char* name : {"select", "epoll"})
+    for (const char* name : {"select", "epoll", "io-uring"})
         if (const Architecture* architecture = find_architecture(name)) found.push_back(architecture);
     return found;
 }
@@ -39,6 +39,11 @@ long resident_kib(pid_t pid) {
 
 class EventLoop : public ::testing::TestWithParam<const Architecture*> {
 protected:
+    void SetUp() override {  // as in conformance_test.cpp
+        if (const std::string reason = unavailable_reason(*GetParam()); !reason.empty())
+            GTEST_SKIP() << reason;
+    }
+
     ServerProcess start(std::vector<std::string> extra) {
         std::vector<std::string> args = {"--arch", std::string(GetParam()->name)};
         args.insert(args.end(), extra.begin(), extra.end());

@@ -1,0 +1,86 @@
+// asio-coro: Boost.Asio with C++20 coroutines, one io_context on one thread (the book's asyncio
+// coroutine server: `async def handle_conversation`, `await reader.read()`, `writer.write()`).
+//
+// How it works: the same loop as asio.cpp, but each step that would wait is a `co_await` on an
+// asynchronous operation (use_awaitable). A client is one coroutine, `session`, written as a
+// straight-line loop: read, answer, write, read again. While it waits, its frame (locals,
+// buffers and all) sits on the heap and the thread runs other coroutines; `accept_loop` is one
+// too, and co_spawn starts a session per client. Errors come back as values (redirect_error),
+// and a session that is done simply returns, which frees its frame and closes its socket.
+// Good at: the code reads like the blocking server (net.cpp's serve_client_blocking) yet serves
+// thousands of clients on one thread; a coroutine frame is smaller than a thread's stack.
+// Where it breaks: one thread, as asio.cpp: one core at most, and a slow request (--work-us,
+// --sleep-us) stalls every client, because nothing can run until the coroutine next awaits.
+// A function that waits must itself be a coroutine, all the way up ("function colouring").
+#include "servers/architecture.hpp"
+#include "servers/asio_common.hpp"
+
+#if !defined(BOOST_ASIO_HAS_CO_AWAIT)
+#error "asio-coro needs C++20 coroutines in Asio (GCC 10+ with -std=c++20)"
+#endif
+
+namespace archbench {
+
+using namespace asio_common;
+using asio::awaitable;
+using asio::redirect_error;
+using asio::use_awaitable;
+
+namespace {
+
+awaitable<void> session(tcp::socket socket, const zen::Workload& workload) {
+    zen::Conversation conversation(workload);
+    std::array<char, 16 * 1024> input;
+    std::string output;
+    for (;;) {
+        error_code ec;
+        const std::size_t length = co_await socket.async_read_some(
+            asio::buffer(input), redirect_error(use_awaitable, ec));
+        if (ec) co_return;  // EOF or reset
+        // The workload (--work-us, --sleep-us) runs right here, on the loop's only thread.
+        const zen::FrameStatus status = conversation.on_input({input.data(), length}, output);
+        if (output.empty()) continue;  // only part of a question so far
+        // Nothing is read until the answers are written: a client that does not read them
+        // stops being read from.
+        co_await asio::async_write(socket, asio::buffer(output), redirect_error(use_awaitable, ec));
+        if (ec || status == zen::FrameStatus::too_long) co_return;  // after too_long: close
+        output.clear();
+    }
+}
+
+awaitable<void> accept_loop(BorrowedAcceptor& acceptor, AcceptRetry& accept_retry,
+                            const zen::Workload& workload) {
+    for (;;) {
+        error_code ec;
+        tcp::socket socket = co_await acceptor.async_accept(redirect_error(use_awaitable, ec));
+        if (ec == asio::error::operation_aborted) co_return;
+        if (ec) {
+            co_await accept_retry.after_pause(ec, redirect_error(use_awaitable, ec));
+            continue;
+        }
+        accept_retry.succeeded();
+        socket.set_option(tcp::no_delay(true), ec);
+        co_spawn(acceptor.get_executor(), session(std::move(socket), workload), asio::detached);
+    }
+}
+
+}  // namespace
+
+static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
+    // Declared first, destroyed last: it frees the frames of the coroutines still waiting.
+    asio::io_context io_context;
+    BorrowedAcceptor acceptor(io_context, listen_fd);
+    AcceptRetry accept_retry(io_context);
+    StopWatch stop_watch(io_context, stop, [&io_context] { io_context.stop(); });
+    co_spawn(io_context, accept_loop(acceptor, accept_retry, options.workload), asio::detached);
+    io_context.run();
+}
+
+extern const Architecture asio_coro_architecture{
+    .name = "asio-coro",
+    .description = "Boost.Asio with C++20 coroutines: one io_context, a coroutine per client",
+    .traits = {.concurrent = true, .process_based = false, .connection_limit = 0},
+    .serve = serve,
+};
+
+}  // namespace archbench

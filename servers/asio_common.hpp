@@ -1,0 +1,137 @@
+// What the Asio servers (asio.cpp, asio-pool.cpp, asio-coro.cpp) share: adopting main()'s
+// listening socket, the pause after accept() fails, the watch on stop.fd(), and the callback
+// Session. Each file then holds only what its architecture adds: which io_context a client's
+// socket lives on, who runs it, and how one conversation's steps are chained.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
+
+#include <array>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "protocol/zen.hpp"
+#include "servers/stop.hpp"
+
+namespace archbench::asio_common {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+// One client, written the way Asio's async_tcp_echo_server.cpp is: the session owns its buffers
+// and chains do_read -> do_write -> do_read. Every pending operation holds a shared_ptr to it, so
+// it lives exactly as long as something is pending on it: when a read fails (EOF, reset) nothing
+// new is started and the session, with its socket, is let go.
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(tcp::socket socket, const zen::Workload& workload)
+        : socket_(std::move(socket)), conversation_(workload) {}
+
+    void start() { do_read(); }
+
+private:
+    void do_read() {
+        auto self(shared_from_this());
+        socket_.async_read_some(asio::buffer(input_), [this, self](error_code ec, std::size_t length) {
+            if (ec) return;  // EOF or reset: nothing more is pending, the session is let go
+            // The workload (--work-us, --sleep-us) runs right here, on the thread of the
+            // io_context that the socket belongs to.
+            const zen::FrameStatus status = conversation_.on_input({input_.data(), length}, output_);
+            if (output_.empty())
+                do_read();  // only part of a question so far
+            else
+                do_write(status);
+        });
+    }
+
+    // No read is started while a write is pending: a client that does not read its answers
+    // stops being read from, so what is buffered for it stays bounded by one read's answers.
+    void do_write(zen::FrameStatus status) {
+        auto self(shared_from_this());
+        asio::async_write(socket_, asio::buffer(output_),
+                          [this, self, status](error_code ec, std::size_t /*length*/) {
+                              // After an over-long question, the refusal is now sent: close.
+                              if (ec || status == zen::FrameStatus::too_long) return;
+                              output_.clear();
+                              do_read();
+                          });
+    }
+
+    tcp::socket socket_;
+    zen::Conversation conversation_;
+    std::array<char, 16 * 1024> input_;
+    std::string output_;  // the answers to one read's questions, kept whole until written
+};
+
+// main()'s listening socket, adopted by an acceptor. main() owns the descriptor and closes it:
+// it is given back unclosed.
+class BorrowedAcceptor : public tcp::acceptor {
+public:
+    BorrowedAcceptor(asio::io_context& io_context, int listen_fd)
+        : tcp::acceptor(io_context, protocol_of(listen_fd), listen_fd) {}
+    ~BorrowedAcceptor() {
+        error_code ignored;
+        release(ignored);
+    }
+
+private:
+    // The socket's protocol (IPv4 or IPv6), which Asio must be told when it adopts it.
+    static tcp protocol_of(int listen_fd) {
+        int family = AF_INET;
+        socklen_t length = sizeof family;
+        getsockopt(listen_fd, SOL_SOCKET, SO_DOMAIN, &family, &length);
+        return family == AF_INET6 ? tcp::v6() : tcp::v4();
+    }
+};
+
+// accept() failed for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS): the client stays
+// in the backlog, so the listening socket stays readable and accepting again at once would fail
+// again at once, a busy loop. Pause instead, and let a closing session free a descriptor.
+class AcceptRetry {
+public:
+    static constexpr std::chrono::milliseconds kPause{10};
+
+    explicit AcceptRetry(asio::io_context& io_context) : timer_(io_context) {}
+
+    // Completes `token` (a callback, or use_awaitable in a coroutine) once the pause is over.
+    template <typename CompletionToken>
+    auto after_pause(const error_code& accept_error, CompletionToken&& token) {
+        if (!told_)  // a run of failures is logged once, not a hundred times a second
+            std::fprintf(stderr, "accept: %s; retrying every %lld ms\n",
+                         accept_error.message().c_str(), static_cast<long long>(kPause.count()));
+        told_ = true;
+        timer_.expires_after(kPause);
+        return timer_.async_wait(std::forward<CompletionToken>(token));
+    }
+    void succeeded() { told_ = false; }
+
+private:
+    asio::steady_timer timer_;
+    bool told_ = false;
+};
+
+// Calls `on_stop` on the io_context's thread once a stop is requested: stop.fd() is then
+// readable. Stopping an io_context abandons every session at once: run() returns, and destroying
+// the io_context destroys the pending handlers, which let the sessions and their sockets go.
+class StopWatch {
+public:
+    template <typename OnStop>
+    StopWatch(asio::io_context& io_context, StopSignal& stop, OnStop on_stop)
+        : descriptor_(io_context, stop.fd()) {
+        descriptor_.async_wait(asio::posix::stream_descriptor::wait_read, [on_stop](error_code ec) {
+            if (!ec) on_stop();
+        });
+    }
+    ~StopWatch() { descriptor_.release(); }  // the eventfd belongs to StopSignal
+
+private:
+    asio::posix::stream_descriptor descriptor_;
+};
+
+}  // namespace archbench::asio_common
