@@ -1,5 +1,6 @@
 // The registry: one line per architecture. To add one, write servers/<name>.cpp defining
-// `const Architecture <name>_architecture`, and list it here (README: "Adding an architecture").
+// `const Architecture <name>_architecture` (a '-' in the name becomes '_'), and list it here
+// (README: "Adding an architecture"). This order is the order of --list.
 #include "servers/registry.hpp"
 
 #include <array>
