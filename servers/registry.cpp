@@ -14,6 +14,7 @@ extern const Architecture select_architecture;
 extern const Architecture epoll_architecture;
 extern const Architecture asio_architecture;
 extern const Architecture libevent_architecture;
+extern const Architecture poll_architecture;
 
 static const auto kArchitectures = std::to_array<const Architecture*>({
     &single_architecture,
@@ -23,6 +24,7 @@ static const auto kArchitectures = std::to_array<const Architecture*>({
     &epoll_architecture,
     &asio_architecture,
     &libevent_architecture,
+    &poll_architecture,
 });
 
 std::span<const Architecture* const> all_architectures() { return kArchitectures; }

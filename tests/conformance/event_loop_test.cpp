@@ -20,7 +20,7 @@ namespace {
 
 // The event loops on one thread; a new one adds its name here.
 std::vector<const Architecture*> event_loops() {
-    return architectures_named({"select", "epoll"});
+    return architectures_named({"select", "poll", "epoll"});
 }
 
 // The server's resident memory, from /proc/PID/status.
