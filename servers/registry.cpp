@@ -15,6 +15,9 @@ extern const Architecture epoll_architecture;
 extern const Architecture asio_architecture;
 extern const Architecture libevent_architecture;
 extern const Architecture poll_architecture;
+extern const Architecture prethreaded_architecture;
+extern const Architecture preforked_architecture;
+extern const Architecture epoll_reuseport_architecture;
 
 static const auto kArchitectures = std::to_array<const Architecture*>({
     &single_architecture,
@@ -25,6 +28,9 @@ static const auto kArchitectures = std::to_array<const Architecture*>({
     &asio_architecture,
     &libevent_architecture,
     &poll_architecture,
+    &prethreaded_architecture,
+    &preforked_architecture,
+    &epoll_reuseport_architecture,
 });
 
 std::span<const Architecture* const> all_architectures() { return kArchitectures; }
