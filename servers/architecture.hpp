@@ -21,6 +21,14 @@ struct Traits {
     bool concurrent;            // serves several clients at once (false: one at a time)
     bool process_based;         // its workers are processes (their cost is counted as children)
     std::size_t connection_limit;  // clients beyond this many are refused (0: no limit of its own)
+    // A pool of blocking workers started up front (prethreaded, preforked) serves one client per
+    // worker: with --threads (or --processes) N, client N+1 is not refused but waits in the
+    // listen backlog, as every client but one does for `single`, until a worker is free.
+    // false: as many clients at once as the machine allows.
+    bool one_client_per_worker = false;
+    // Its workers bind listening sockets of their own to the same port (SO_REUSEPORT): main()
+    // then makes the first listener with SO_REUSEPORT too, which only works before bind().
+    bool reuse_port = false;
 };
 
 struct Architecture {

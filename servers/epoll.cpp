@@ -15,6 +15,7 @@
 // Where it breaks: still one thread: one core at most, and a slow request (--work-us,
 // --sleep-us) stalls every other client while it runs. Each change of interest is a system
 // call where select sets a bit. Linux only (BSDs have kqueue).
+// The loop is run_epoll_loop() (servers/epoll.hpp): epoll-reuseport runs one of it per thread.
 #include <sys/epoll.h>
 
 #include <array>
@@ -27,7 +28,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "servers/architecture.hpp"
+#include "servers/epoll.hpp"
 #include "servers/nonblocking.hpp"
 
 namespace archbench {
@@ -51,8 +52,9 @@ static bool watch(int epoll_fd, int operation, int fd, std::uint32_t events) {
 }
 
 static void accept_clients(Acceptor& acceptor, Connections& connections, int epoll_fd,
-                           const ServerOptions& options) {
+                           const ServerOptions& options, std::atomic<std::uint64_t>* accepted) {
     while (Socket client = acceptor.accept_next()) {
+        if (accepted) ++*accepted;
         const int fd = client.fd();
         if (!watch(epoll_fd, EPOLL_CTL_ADD, fd, EPOLLIN)) {  // ENOMEM, or max_user_watches
             std::fprintf(stderr, "epoll_ctl: %s: connection closed\n", std::strerror(errno));
@@ -62,7 +64,8 @@ static void accept_clients(Acceptor& acceptor, Connections& connections, int epo
     }
 }
 
-static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
+void run_epoll_loop(int listen_fd, const ServerOptions& options, StopSignal& stop,
+                    std::atomic<std::uint64_t>* accepted) {
     Socket epoll(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll || !watch(epoll.fd(), EPOLL_CTL_ADD, stop.fd(), EPOLLIN))
         throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
@@ -89,7 +92,7 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
             const int fd = event.data.fd;
             if (fd == stop.fd()) return;  // dropping `connections` closes them all
             if (fd == listen_fd) {
-                accept_clients(acceptor, connections, epoll.fd(), options);
+                accept_clients(acceptor, connections, epoll.fd(), options, accepted);
                 continue;
             }
             auto it = connections.find(fd);  // found: a socket leaves epoll only when it closes
@@ -111,6 +114,10 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
             }
         }
     }
+}
+
+static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
+    run_epoll_loop(listen_fd, options, stop);
 }
 
 extern const Architecture epoll_architecture{

@@ -11,7 +11,6 @@
 // tables, a process to schedule and reap), so short connections pay more for the fork than for
 // the service: Stevens measured it as the costliest design of chapter 30.
 #include <poll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,38 +20,19 @@
 #include <cstdio>
 #include <cstring>
 #include <set>
-#include <stdexcept>
 #include <thread>
 
 #include "servers/architecture.hpp"
+#include "servers/children.hpp"
 #include "servers/net.hpp"
 
 namespace archbench {
 
 namespace {
 
-// SIGCHLD as a descriptor. main() blocked SIGCHLD in every thread, so it waits here.
-Socket sigchld_descriptor() {
-    sigset_t sigchld;
-    sigemptyset(&sigchld);
-    sigaddset(&sigchld, SIGCHLD);
-    Socket fd(signalfd(-1, &sigchld, SFD_NONBLOCK | SFD_CLOEXEC));
-    if (!fd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
-    return fd;
-}
-
-void reap_exited(int sigchld_fd, std::set<pid_t>& children) {
-    signalfd_siginfo info;
-    while (read(sigchld_fd, &info, sizeof info) == sizeof info) {
-    }
-    pid_t pid;
-    while ((pid = waitpid(-1, nullptr, WNOHANG)) > 0) children.erase(pid);
-}
-
 [[noreturn]] void child(int client_fd, const std::initializer_list<int> inherited,
                         const ServerOptions& options) {
     for (int fd : inherited) close(fd);  // above all the listening socket: it is the parent's
-    restore_default_signals();           // SIGTERM from the parent ends this child
     serve_client_blocking(client_fd, options);
     _exit(0);
 }
@@ -65,7 +45,8 @@ void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
 
     while (!stop.requested()) {
         if (poll(waiting, 3, -1) < 0) continue;  // EINTR
-        if (waiting[1].revents) reap_exited(sigchld.fd(), children);
+        if (waiting[1].revents)
+            for (pid_t pid : reap_exited(sigchld.fd())) children.erase(pid);
         if (!waiting[2].revents) continue;
 
         Socket client(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
@@ -76,7 +57,7 @@ void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
             }
             continue;
         }
-        const pid_t pid = fork();
+        const pid_t pid = fork_child();  // SIGTERM from the parent ends the child
         if (pid == 0) child(client.fd(), {listen_fd, stop.fd(), sigchld.fd()}, options);
         if (pid < 0)
             std::fprintf(stderr, "forked: fork failed: %s\n", std::strerror(errno));

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -93,7 +94,7 @@ int main(int argc, char** argv) {
     block_server_signals();  // before any thread starts, so that every thread inherits it
     Listener listener;
     try {
-        listener = listen_on(host, port);
+        listener = listen_on(host, port, architecture->traits.reuse_port);
     } catch (const std::exception& error) {
         std::fprintf(stderr, "archbench-server: %s\n", error.what());
         return 1;
@@ -104,8 +105,10 @@ int main(int argc, char** argv) {
                  listener.host.c_str(), listener.port);
 
     StopSignal stop;
-    std::thread signal_watcher([&stop] {
+    std::atomic<bool> signalled{false};
+    std::thread signal_watcher([&stop, &signalled] {
         const int signal = wait_for_stop_signal();
+        signalled = true;
         if (!stop.requested()) std::fprintf(stderr, "archbench-server: %s, stopping\n", strsignal(signal));
         stop.request();
     });
@@ -117,10 +120,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "archbench-server: %s: %s\n", arch_name.c_str(), error.what());
         status = 1;
     }
-    if (!stop.requested()) {
-        stop.request();  // the watcher's signal is then only its wake-up call
-        pthread_kill(signal_watcher.native_handle(), SIGTERM);
-    }
+    // serve() returned on its own (an error), or after a stop that it requested itself (a pool
+    // whose worker failed): the watcher still waits for a signal, and this one wakes it.
+    stop.request();
+    if (!signalled) pthread_kill(signal_watcher.native_handle(), SIGTERM);
     signal_watcher.join();
     return status;
 }

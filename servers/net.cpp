@@ -23,13 +23,34 @@ void Socket::reset() {
     fd_ = -1;
 }
 
-static std::runtime_error listen_error(const std::string& host, std::uint16_t port,
-                                       const char* what) {
-    return std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                              what);
+static std::runtime_error listen_error(const std::string& where, const char* what) {
+    return std::runtime_error("cannot listen on " + where + ": " + what);
 }
 
-Listener listen_on(const std::string& host, std::uint16_t port) {
+static std::uint16_t port_of(const sockaddr_storage& address) {
+    return ntohs(address.ss_family == AF_INET
+                     ? reinterpret_cast<const sockaddr_in&>(address).sin_port
+                     : reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+}
+
+static Socket bind_and_listen(const sockaddr_storage& address, socklen_t length, bool reuse_port,
+                              const std::string& where) {
+    Socket socket(::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!socket) throw listen_error(where, std::strerror(errno));
+    const int on = 1;
+    setsockopt(socket.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    // Not for every server: SO_REUSEPORT lets any later socket of the same user bind this port
+    // too and take a share of its clients, so a second server started on a busy port would
+    // quietly split the load instead of failing with "Address already in use".
+    if (reuse_port) setsockopt(socket.fd(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    if (bind(socket.fd(), reinterpret_cast<const sockaddr*>(&address), length) != 0 ||
+        listen(socket.fd(), SOMAXCONN) != 0)
+        throw listen_error(where, std::strerror(errno));
+    return socket;
+}
+
+Listener listen_on(const std::string& host, std::uint16_t port, bool reuse_port) {
+    const std::string where = host + ":" + std::to_string(port);
     sockaddr_storage address{};
     socklen_t length = 0;
     if (auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
@@ -43,23 +64,21 @@ Listener listen_on(const std::string& host, std::uint16_t port) {
         v6->sin6_port = htons(port);
         length = sizeof *v6;
     } else {
-        throw listen_error(host, port, "not a numeric IPv4 or IPv6 address");
+        throw listen_error(where, "not a numeric IPv4 or IPv6 address");
     }
 
-    Socket socket(::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!socket) throw listen_error(host, port, std::strerror(errno));
-    const int on = 1;
-    setsockopt(socket.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(socket.fd(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-        listen(socket.fd(), SOMAXCONN) != 0)
-        throw listen_error(host, port, std::strerror(errno));
-
+    Socket socket = bind_and_listen(address, length, reuse_port, where);
     getsockname(socket.fd(), reinterpret_cast<sockaddr*>(&address), &length);
-    const std::uint16_t real_port =
-        ntohs(address.ss_family == AF_INET
-                  ? reinterpret_cast<sockaddr_in*>(&address)->sin_port
-                  : reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
-    return Listener{std::move(socket), host, real_port};
+    return Listener{std::move(socket), host, port_of(address)};
+}
+
+Socket listen_again(int listen_fd) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (getsockname(listen_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+        throw std::runtime_error(std::string("getsockname: ") + std::strerror(errno));
+    return bind_and_listen(address, length, true,
+                           "port " + std::to_string(port_of(address)) + " again");
 }
 
 void set_nonblocking(int fd) {

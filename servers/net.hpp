@@ -43,8 +43,15 @@ struct Listener {
 };
 
 // Binds and listens (SO_REUSEADDR, backlog SOMAXCONN) on a numeric IPv4 or IPv6 address.
-// Throws std::runtime_error with a one-line reason.
-Listener listen_on(const std::string& host, std::uint16_t port);
+// Throws std::runtime_error with a one-line reason. With `reuse_port`, SO_REUSEPORT is set
+// before bind(), as it must be on every socket that is to share the port: listen_again() can
+// then bind more listeners to it.
+Listener listen_on(const std::string& host, std::uint16_t port, bool reuse_port = false);
+
+// Another listening socket bound to the address and port of `listen_fd`, which listen_on() made
+// with `reuse_port`. The kernel then hands each new connection to one of them, chosen by a hash
+// of the client's address and port. Throws std::runtime_error.
+Socket listen_again(int listen_fd);
 
 void set_nonblocking(int fd);
 

@@ -1,6 +1,6 @@
 // The registry: one line per architecture. To add one, write servers/<name>.cpp defining
-// `const Architecture <name>_architecture` (a dash in the name becomes `_`), and list it here
-// (README: "Adding an architecture").
+// `const Architecture <name>_architecture` (a '-' in the name becomes '_'), and list it here
+// (README: "Adding an architecture"). This order is the order of --list.
 #include "servers/registry.hpp"
 
 #include <array>
@@ -14,6 +14,10 @@ extern const Architecture select_architecture;
 extern const Architecture epoll_architecture;
 extern const Architecture asio_architecture;
 extern const Architecture libevent_architecture;
+extern const Architecture poll_architecture;
+extern const Architecture prethreaded_architecture;
+extern const Architecture preforked_architecture;
+extern const Architecture epoll_reuseport_architecture;
 extern const Architecture asio_pool_architecture;
 extern const Architecture asio_coro_architecture;
 extern const Architecture io_uring_architecture;
@@ -26,6 +30,10 @@ static const auto kArchitectures = std::to_array<const Architecture*>({
     &epoll_architecture,
     &asio_architecture,
     &libevent_architecture,
+    &poll_architecture,
+    &prethreaded_architecture,
+    &preforked_architecture,
+    &epoll_reuseport_architecture,
     &asio_pool_architecture,
     &asio_coro_architecture,
     &io_uring_architecture,

@@ -9,14 +9,9 @@
 #include <vector>
 
 #include "protocol/zen.hpp"
-#include "servers/registry.hpp"
+#include "tests/support/architectures.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/server_process.hpp"
-
-namespace archbench {
-// Test names end with the architecture's name (CTest: ".../EachAphorismGetsItsAnswer/epoll").
-void PrintTo(const Architecture* architecture, std::ostream* out) { *out << architecture->name; }
-}  // namespace archbench
 
 using namespace archbench;
 using namespace archbench::testing;
@@ -326,11 +321,23 @@ INSTANTIATE_TEST_SUITE_P(EveryArchitecture, Conformance,
 
 // The concurrency trait: what happens to a second client while the first sits idle halfway
 // through a question.
-class ConcurrentConformance : public Conformance {};
+class ConcurrentConformance : public Conformance {
+protected:
+    // A pool of blocking workers serves one client per worker (traits.one_client_per_worker):
+    // it is started with as many workers as the test keeps clients open at once. Others start
+    // as they are.
+    ServerProcess start_for_clients(std::size_t clients, std::vector<std::string> extra = {}) {
+        if (GetParam()->traits.one_client_per_worker)
+            for (const char* workers : {"--threads", "--processes"})
+                extra.insert(extra.end(), {workers, std::to_string(clients)});
+        return start(extra);
+    }
+};
 class SerialConformance : public Conformance {};
+class OneClientPerWorkerConformance : public Conformance {};
 
 TEST_P(ConcurrentConformance, ClientIsAnsweredWhileAnotherIdlesMidQuestion) {
-    ServerProcess server = start();
+    ServerProcess server = start_for_clients(2);
     Client idle(server.port());
     idle.send("Beautiful is");
     std::this_thread::sleep_for(50ms);
@@ -342,7 +349,7 @@ TEST_P(ConcurrentConformance, ClientIsAnsweredWhileAnotherIdlesMidQuestion) {
 }
 
 TEST_P(ConcurrentConformance, TwoHundredClientsAtOnceEachGetTwentyRightAnswers) {
-    ServerProcess server = start();
+    ServerProcess server = start_for_clients(200);
     std::vector<Client> clients;
     for (int i = 0; i < 200; ++i) clients.emplace_back(server.port());
     int right = 0;
@@ -356,7 +363,7 @@ TEST_P(ConcurrentConformance, TwoHundredClientsAtOnceEachGetTwentyRightAnswers) 
 }
 
 TEST_P(ConcurrentConformance, ClientThatNeverReadsDoesNotStallOthers) {
-    ServerProcess server = start({"--reply-bytes", "100000"});
+    ServerProcess server = start_for_clients(2, {"--reply-bytes", "100000"});
     Client hog(server.port(), 100000, 4096);
     std::string questions;
     for (int i = 0; i < 1000; ++i) questions += kSimple;  // 100 MB of answers, never read
@@ -377,6 +384,25 @@ TEST_P(SerialConformance, ClientIsAnsweredOnlyAfterTheIdleOneLeaves) {
     EXPECT_TRUE(waiting.silent_for(300ms));
     idle.shutdown_write();
     EXPECT_EQ(waiting.read_answer(2s), "Implicit.");
+}
+
+// What one client per worker means: with every worker busy, the next client is neither
+// refused nor served, but waits in the listen backlog until a worker is free.
+TEST_P(OneClientPerWorkerConformance, ClientBeyondTheWorkersWaitsUntilOneIsFree) {
+    ServerProcess server = start({"--threads", "2", "--processes", "2"});
+    Client first(server.port());
+    Client second(server.port());
+    for (Client* idle : {&first, &second}) {
+        idle->send(kSimple);
+        ASSERT_EQ(idle->read_answer(), "Complex.");  // each one has a worker of its own
+    }
+    Client waiting(server.port());
+    waiting.send(kExplicit);
+    EXPECT_TRUE(waiting.silent_for(300ms));
+    second.shutdown_write();
+    EXPECT_EQ(waiting.read_answer(2s), "Implicit.");
+    first.send(kBeautiful);
+    EXPECT_EQ(first.read_answer(), "Ugly.");
 }
 
 // The connection-limit trait: clients beyond the limit are turned away, and the others served.
@@ -402,8 +428,12 @@ INSTANTIATE_TEST_SUITE_P(
     SerialArchitectures, SerialConformance,
     ::testing::ValuesIn(architectures_where([](const Architecture& a) { return !a.traits.concurrent; })));
 INSTANTIATE_TEST_SUITE_P(
+    OneClientPerWorkerArchitectures, OneClientPerWorkerConformance,
+    ::testing::ValuesIn(architectures_where([](const Architecture& a) { return a.traits.one_client_per_worker; })));
+INSTANTIATE_TEST_SUITE_P(
     LimitedArchitectures, LimitedConformance,
     ::testing::ValuesIn(architectures_where([](const Architecture& a) { return a.traits.connection_limit > 0; })));
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConcurrentConformance);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SerialConformance);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OneClientPerWorkerConformance);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LimitedConformance);

@@ -9,24 +9,18 @@
 #include <vector>
 
 #include "protocol/zen.hpp"
-#include "servers/registry.hpp"
+#include "tests/support/architectures.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/server_process.hpp"
-
-namespace archbench {
-void PrintTo(const Architecture* architecture, std::ostream* out);  // in conformance_test.cpp
-}  // namespace archbench
 
 using namespace archbench;
 using namespace archbench::testing;
 
 namespace {
 
+// The event loops on one thread; a new one adds its name here.
 std::vector<const Architecture*> event_loops() {
-    std::vector<const Architecture*> found;
-    for (const char* name : {"select", "epoll", "io-uring"})
-        if (const Architecture* architecture = find_architecture(name)) found.push_back(architecture);
-    return found;
+    return architectures_named({"select", "poll", "epoll", "io-uring"});
 }
 
 // The server's resident memory, from /proc/PID/status.

@@ -55,6 +55,32 @@ std::optional<int> wait_until(pid_t pid, Clock::time_point deadline) {
     }
 }
 
+// Calls visit(pid, fields) for every process in /proc, where `fields` reads its /proc/PID/stat
+// from the third field (the state) on: after the command name, which is in parentheses and may
+// hold spaces.
+template <typename Visit>
+void for_each_process(Visit visit) {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const std::string stat = read_file(entry.path() / "stat");
+        const std::size_t end_of_name = stat.rfind(')');
+        if (end_of_name == std::string::npos) continue;
+        std::istringstream fields(stat.substr(end_of_name + 2));
+        visit(static_cast<pid_t>(std::stoi(stat)), fields);
+    }
+}
+
+// Each process whose parent is `parent`, with its state letter.
+std::vector<std::pair<pid_t, std::string>> children_of(pid_t parent) {
+    std::vector<std::pair<pid_t, std::string>> children;
+    for_each_process([&](pid_t pid, std::istringstream& fields) {
+        std::string state;
+        pid_t parent_pid = 0;
+        fields >> state >> parent_pid;
+        if (parent_pid == parent) children.emplace_back(pid, state);
+    });
+    return children;
+}
+
 }  // namespace
 
 ServerProcess::ServerProcess(std::vector<std::string> args, std::chrono::milliseconds startup)
@@ -130,31 +156,28 @@ bool ServerProcess::group_has_processes() const {
 }
 
 double ServerProcess::cpu_seconds() const {
-    const std::string stat = read_file("/proc/" + std::to_string(pid_) + "/stat");
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-    std::string field;
     double ticks = 0;
-    for (int index = 3; fields >> field; ++index) {
-        if (index >= 14 && index <= 17) ticks += std::stod(field);  // utime stime cutime cstime
-        if (index == 17) break;
-    }
+    for_each_process([&](pid_t, std::istringstream& fields) {
+        std::string field;
+        for (int index = 3; index <= 17 && fields >> field; ++index) {
+            if (index == 5 && std::stoi(field) != pid_) return;  // pgrp: another group
+            if (index >= 14) ticks += std::stod(field);           // utime stime cutime cstime
+        }
+    });
     return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 int ServerProcess::zombie_children() const {
     int zombies = 0;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-        const std::string stat = read_file(entry.path() / "stat");
-        const std::size_t end_of_name = stat.rfind(')');
-        if (end_of_name == std::string::npos) continue;
-        std::istringstream fields(stat.substr(end_of_name + 2));
-        std::string state;
-        pid_t parent = 0;
-        fields >> state >> parent;
-        if (parent == pid_ && state == "Z") ++zombies;
-    }
+    for (const auto& [pid, state] : children_of(pid_)) zombies += state == "Z";
     return zombies;
+}
+
+std::vector<pid_t> ServerProcess::live_children() const {
+    std::vector<pid_t> live;
+    for (const auto& [pid, state] : children_of(pid_))
+        if (state != "Z") live.push_back(pid);
+    return live;
 }
 
 std::string ServerProcess::stderr_text() const { return read_file(stderr_path_); }

@@ -38,7 +38,11 @@ public:
     bool group_has_processes() const;
     // How many children of the server are zombies: exited, but not yet reaped by the server.
     int zombie_children() const;
-    // CPU seconds (user + system) of the server and its reaped children, from /proc.
+    // The server's children that are alive (not zombies).
+    std::vector<pid_t> live_children() const;
+    // CPU seconds (user + system) of every process in the server's group and of the children
+    // they reaped, from /proc: a pool's workers are counted while they live, forked ones once
+    // reaped.
     double cpu_seconds() const;
     std::string stderr_text() const;
 

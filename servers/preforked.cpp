@@ -1,0 +1,103 @@
+// preforked: N processes, forked up front, all blocking in accept() on one listening socket that
+// they inherited (Stevens' serv02, Apache's prefork MPM).
+//
+// How it works: serve() forks --processes N children and never accepts itself. Each child runs
+// the loop of `single` on the listening socket it inherited across fork(): accept a client,
+// serve it until it leaves, accept the next; the kernel hands each new connection to one child
+// asleep in accept(). The parent only waits: for a stop, or for SIGCHLD (a signalfd, as in
+// forked.cpp). A child that dies while the server runs (a crash, an out-of-memory kill, a
+// kill -9) is reaped at once and replaced by a new child in its place, so that the pool keeps
+// its N workers, as Apache's parent does. On stop the parent sends every child SIGTERM and reaps
+// it. The children count their connections in memory shared with the parent (an anonymous
+// shared mapping made before the first fork), and the parent reports the counts at exit.
+// Good at: fork() is paid N times at start, not once per client as in `forked`, yet each worker
+// is still a process of its own: a crash takes down one client and one worker, which is
+// replaced, and no memory or lock is shared by accident.
+// Where it breaks: as prethreaded, N workers serve N clients at once, and client N+1 waits in
+// the backlog until one leaves. A process costs more than a thread (its own page tables and
+// heap, and a switch between address spaces), so N cannot grow as far. A child that crashes at
+// once, again and again, is replaced just as fast: Apache slows its respawns down; this does not.
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "servers/architecture.hpp"
+#include "servers/children.hpp"
+#include "servers/net.hpp"
+#include "servers/workers.hpp"
+
+namespace archbench {
+
+namespace {
+
+// A child's whole life: the loop of `single`, until the parent's SIGTERM ends it.
+[[noreturn]] void child(int listen_fd, const ServerOptions& options, StopSignal& stop,
+                        std::atomic<std::uint64_t>& accepted) {
+    for (;;) {
+        // `stop` is the child's copy of the parent's: it is never requested in here.
+        Socket client(accept_client(listen_fd, stop));
+        if (!client) _exit(0);  // forked while the stop was being requested
+        ++accepted;
+        serve_client_blocking(client.fd(), options);
+    }
+}
+
+void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
+    const Socket sigchld = sigchld_descriptor();
+    ConnectionCounters accepted(options.processes);  // before fork(): the children share it
+    std::map<pid_t, unsigned> children;              // pid -> worker number
+
+    auto start_worker = [&](unsigned worker) {
+        const pid_t pid = fork_child();
+        if (pid == 0) {
+            close(stop.fd());  // the parent's descriptors; the listening socket is kept
+            close(sigchld.fd());
+            child(listen_fd, options, stop, accepted[worker]);
+        }
+        if (pid < 0)
+            std::fprintf(stderr, "preforked: fork failed: %s: worker %u not started\n",
+                         std::strerror(errno), worker);
+        else
+            children.emplace(pid, worker);
+    };
+    for (unsigned worker = 0; worker < options.processes; ++worker) start_worker(worker);
+
+    pollfd waiting[] = {{stop.fd(), POLLIN, 0}, {sigchld.fd(), POLLIN, 0}};
+    while (!stop.requested()) {
+        if (poll(waiting, 2, -1) < 0 || !waiting[1].revents) continue;  // EINTR, or a stop
+        for (pid_t pid : reap_exited(sigchld.fd())) {
+            const auto found = children.find(pid);
+            if (found == children.end()) continue;
+            const unsigned worker = found->second;
+            children.erase(found);
+            if (stop.requested()) continue;  // Ctrl-C in a terminal reaches the children too
+            std::fprintf(stderr, "preforked: worker %u (pid %d) died; starting another\n",
+                         worker, static_cast<int>(pid));
+            start_worker(worker);
+        }
+    }
+
+    for (const auto& [pid, worker] : children) kill(pid, SIGTERM);
+    for (const auto& [pid, worker] : children) waitpid(pid, nullptr, 0);
+    accepted.report();
+}
+
+}  // namespace
+
+extern const Architecture preforked_architecture{
+    .name = "preforked",
+    .description = "a pool of --processes children, each blocking in accept() on one socket",
+    .traits = {.concurrent = true,
+               .process_based = true,
+               .connection_limit = 0,
+               .one_client_per_worker = true},
+    .serve = serve,
+};
+
+}  // namespace archbench
