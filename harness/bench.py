@@ -63,14 +63,10 @@ def resolve_placement(experiment: experiments.Experiment) -> tuple[Placement, li
     if set(server_cpus) & set(load_cpus) and len(allowed) > 1:
         notes.append("server and load generator share CPUs by the experiment's placement")
 
-    def auto(value, default: int) -> int:
-        return default if value in (None, "auto") else int(value)
-
+    load_threads = config.get("load_threads", "auto")
     placement = Placement(
         server_cpus=server_cpus, load_cpus=load_cpus,
-        load_threads=auto(config.get("load_threads"), len(load_cpus)),
-        server_threads=auto(experiment.server.get("threads"), len(server_cpus)),
-        server_processes=auto(experiment.server.get("processes"), len(server_cpus)))
+        load_threads=len(load_cpus) if load_threads == "auto" else int(load_threads))
     return placement, notes
 
 

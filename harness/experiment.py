@@ -13,8 +13,10 @@
     load_threads = "auto"         # archbench-load -t; auto: one per load CPU
 
     [server]                      # options given to every server
-    threads = "auto"              # --threads / --processes of pooled variants; auto: server CPUs
-    processes = "auto"
+    threads = "auto"              # --threads / --processes of pooled variants: "auto" (one per
+    processes = "auto"            #   server CPU), "connections" (one per connection), or N
+    [server.arch.prethreaded]     # per-architecture overrides
+    threads = "connections"
 
     [load]                        # options given to every load generator run
     timeout_ms = 1000
@@ -145,6 +147,13 @@ def load(path: Path, quick: bool = False) -> Experiment:
         point_timeout_s=float(data.get("point_timeout_s", 30.0)),
         source=source,
     )
+    for key in ("threads", "processes"):
+        values = [experiment.server.get(key, "auto")] + [
+            table.get(key, "auto") for table in experiment.server.get("arch", {}).values()]
+        for value in values:
+            if value not in ("auto", "connections") and not (isinstance(value, int) and value > 0):
+                raise ExperimentError(f"{path}: server {key} must be \"auto\", \"connections\" "
+                                      f"or a positive integer, not {value!r}")
     if experiment.duration_s <= 0 or experiment.warmup_s < 0 or experiment.repetitions < 1:
         raise ExperimentError(f"{path}: duration_s > 0, warmup_s >= 0 and repetitions >= 1")
     return experiment

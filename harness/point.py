@@ -34,8 +34,6 @@ class Placement:
     server_cpus: list[int]
     load_cpus: list[int]
     load_threads: int
-    server_threads: int
-    server_processes: int
 
     def as_meta(self) -> dict:
         return self.__dict__.copy()
@@ -51,6 +49,20 @@ class PointSpec:
     @property
     def label(self) -> str:
         return f"{self.arch}-{self.workload.name}-c{self.connections}-r{self.rep}"
+
+
+def pool_size(experiment, arch: str, option: str, connections: int,
+              placement: Placement) -> int:
+    """--threads or --processes for one point: the experiment's [server] value, or its
+    [server.arch.NAME] override: "auto" is one per server CPU, "connections" one per
+    connection (a pool of blocking workers serves one client each), or a number."""
+    value = experiment.server.get("arch", {}).get(arch, {}).get(
+        option, experiment.server.get(option, "auto"))
+    if value == "auto":
+        return len(placement.server_cpus)
+    if value == "connections":
+        return connections
+    return int(value)
 
 
 class PointFailed(Exception):
@@ -95,12 +107,14 @@ def _exit_description(code: int) -> str:
 class Server:
     """A running archbench-server in a process group of its own."""
 
-    def __init__(self, binaries: Binaries, spec: PointSpec, placement: Placement,
+    def __init__(self, binaries: Binaries, spec: PointSpec, experiment, placement: Placement,
                  stderr_path: Path):
         workload = spec.workload
         self.command = [str(binaries.server), "--arch", spec.arch, "--port", "0",
-                        "--threads", str(placement.server_threads),
-                        "--processes", str(placement.server_processes),
+                        "--threads", str(pool_size(experiment, spec.arch, "threads",
+                                                   spec.connections, placement)),
+                        "--processes", str(pool_size(experiment, spec.arch, "processes",
+                                                     spec.connections, placement)),
                         "--work-us", str(workload.work_us), "--sleep-us", str(workload.sleep_us),
                         "--reply-bytes", str(workload.reply_bytes)]
         self.stderr_path = stderr_path
@@ -236,7 +250,8 @@ def run_point(binaries: Binaries, spec: PointSpec, experiment, placement: Placem
     server = None
     load = None
     try:
-        server = Server(binaries, spec, placement, raw / f"{spec.label}.server.stderr")
+        server = Server(binaries, spec, experiment, placement,
+                        raw / f"{spec.label}.server.stderr")
         json_path = raw / f"{spec.label}.json"
         hgrm_path = raw / f"{spec.label}.hgrm"
         command = load_command(binaries, spec, experiment, placement, server.port,

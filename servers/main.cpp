@@ -1,6 +1,7 @@
 // archbench-server: runs the Zen service under the architecture named by --arch.
 // DESIGN.md fixes its command line and its "listening on HOST:PORT" line.
 #include <pthread.h>
+#include <sched.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -28,6 +29,14 @@ std::string architecture_names() {
     return names;
 }
 
+// The cores this process may run on: under taskset (as the harness pins servers), fewer than
+// the machine has. Pools default to one worker per usable core.
+unsigned usable_cores() {
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) return std::max(1, CPU_COUNT(&allowed));
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
 int usage_error(const std::string& message) {
     std::fprintf(stderr, "archbench-server: %s\n", message.c_str());
     return kUsageError;
@@ -36,7 +45,7 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned cores = usable_cores();
     std::string arch_name;
     std::string host = "127.0.0.1";
     std::uint16_t port = 1060;
