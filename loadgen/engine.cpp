@@ -70,10 +70,12 @@ Measurements Worker::run(const std::atomic<bool>& stop) {
         const bool precise = schedule_ && schedule_->next_due_ns() <= deadline;
         if (precise) deadline = schedule_->next_due_ns();
 
-        const Wait wait = wait_for_events(epoll_fd_, events_, now, deadline, precise);
-        const std::int64_t woken = now_ns();
-        if (precise && wait.polled && wait.events == 0 && window_open_) spin_ns_ += woken - now;
-        now = woken;
+        // The open loop reads the clock once more here: its sleep must end on time, and its
+        // polling for the next send is idle time, not work, when it judges its own load.
+        if (precise) now = now_ns();
+        const Wait wait = pacer_.wait(epoll_fd_, events_, now, deadline, precise);
+        if (wait.polled && wait.events == 0 && window_open_) spin_ns_ += wait.woken_ns - now;
+        now = wait.woken_ns;
         for (int i = 0; i < wait.events; ++i) {
             if (i > 0) now = now_ns();
             const std::uint64_t tag = events_[i].data.u64;
@@ -201,7 +203,6 @@ void Worker::fill_pipeline(Connection& connection, std::int64_t now) {
             origin = schedule_->due_ns(connection.slot(), connection.issued);
             ++connection.issued;
             --backlog_;
-            recorder_.sent_late(origin, now);
         } else {
             if (now >= times_.window_end_ns) break;
             origin = connection.asked() == 0 ? connection.connect_started_ns : now;
@@ -219,15 +220,20 @@ void Worker::fill_pipeline(Connection& connection, std::int64_t now) {
 }
 
 // Open loop: every request whose time has come goes to its connection, which sends it now if
-// it has a free place.
+// it has a free place; if not, it waits there (queued).
 void Worker::issue_due_requests(std::int64_t now) {
     while (schedule_->next_due_ns() <= now) {
+        const std::int64_t due = schedule_->next_due_ns();
         Connection& connection = connections_[schedule_->next_connection()];
-        recorder_.issued(schedule_->next_due_ns());
+        recorder_.issued(due);
         ++connection.due;
         ++backlog_;
         schedule_->advance();
         fill_pipeline(connection, now);
+        if (connection.issued == connection.due)
+            recorder_.sent_on_schedule(due, now);
+        else
+            recorder_.queued(due);
     }
     if (window_open_) {
         Measurements& measured = recorder_.measurements();
@@ -268,6 +274,7 @@ Measurements Worker::finish(std::int64_t now) {
         measured.window_ns = end - times_.window_start_ns;
         measured.cpu_ns = thread_cpu_ns() - window_cpu_start_ns_;
         measured.spin_ns = spin_ns_;
+        if (schedule_) measured.spin_window_ns = pacer_.spin_window_ns();
     }
     return recorder_.finish(end);
 }

@@ -77,6 +77,7 @@ private:
     ExpectedAnswers expected_;
     std::vector<Connection> connections_;
     std::optional<OpenLoopSchedule> schedule_;  // open loop only
+    Pacer pacer_;
     Recorder recorder_;
     int epoll_fd_;
 

@@ -28,9 +28,10 @@ constexpr const char* kHowItMeasures = R"(How it measures:
   Open loop (--rate R): request g is due at g/R seconds and goes to connection g mod c, so each
     connection has its own fixed schedule of R/c per second, staggered. A request whose connection
     is busy waits for it; latency counts from the scheduled time (free of coordinated omission) and
-    service time from the actual send. Sends keep the schedule to within tens of microseconds
-    (sleep until 50 us before, then poll). When more requests wait for a connection at the end
-    than there are connections, it warns that the connections could not carry the rate.
+    service time from the actual send. Sends keep the schedule to within tens of microseconds:
+    a thread sleeps until shortly before a send, then polls (the window learns how late this
+    machine wakes up). When more requests wait for a connection at the end than there are
+    connections, it warns that the connections could not carry the rate.
   Sessions (--session K): after K answers a connection closes and opens a new one. A request
     that waited for its connection to open counts that wait in its latency (in the closed loop,
     the first questions of each connection count from the start of connect()); service time

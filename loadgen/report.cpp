@@ -97,11 +97,11 @@ void print_summary(std::FILE* out, const RunResult& result) {
     print_latency_line(out, "service us", total.service);
     if (total.connect.count() > 0) print_latency_line(out, "connect us", total.connect);
     if (options.open_loop()) {
-        std::fprintf(out, "  %-13s %.1f requests/s asked; sends late by p50 %.1f us, p99 %.1f us; "
-                          "most waiting for a connection at once: %llu\n",
-                     "schedule", options.rate, total.send_lag.value_at_percentile(50) / 1e3,
-                     total.send_lag.value_at_percentile(99) / 1e3,
-                     static_cast<unsigned long long>(total.max_backlog));
+        std::fprintf(out, "  %-13s %.1f requests/s asked; sent late by p50 %.1f us, p99 %.1f us, max %.1f us; "
+                          "%llu waited for their connection (at most %llu at once)\n",
+                     "schedule", options.rate, total.schedule_lag.value_at_percentile(50) / 1e3,
+                     total.schedule_lag.value_at_percentile(99) / 1e3, total.schedule_lag.max() / 1e3,
+                     static_cast<unsigned long long>(total.queued), static_cast<unsigned long long>(total.max_backlog));
     }
     double busiest = 0;
     for (const ThreadUsage& usage : result.threads) busiest = std::max(busiest, usage.cpu_util);
@@ -152,7 +152,9 @@ nlohmann::ordered_json to_json(const RunResult& result) {
             {"rate", options.rate},
             {"rate_kept", !result.rate_not_kept()},
             {"max_backlog", total.max_backlog},
-            {"send_lag_us", latency_json(total.send_lag)},
+            {"spin_window_us", microseconds(static_cast<double>(total.spin_window_ns))},
+            {"queued", total.queued},
+            {"schedule_lag_us", latency_json(total.schedule_lag)},
         };
     else
         json["open_loop"] = nullptr;

@@ -39,22 +39,37 @@ void OpenLoopSchedule::advance() {
     next_ = round_ * connections_ + slots_[local_];
 }
 
-Wait wait_for_events(int epoll_fd, std::span<epoll_event> events, std::int64_t now_ns,
-                     std::int64_t deadline_ns, bool precise) {
+// epoll_pwait2 came with Linux 5.11; before it, millisecond timeouts, rounded down (the spin
+// covers the rest).
+static int sleep_for_events(int epoll_fd, std::span<epoll_event> events, std::int64_t sleep_ns) {
+    static std::atomic<bool> have_pwait2{true};
     const int capacity = static_cast<int>(events.size());
-    std::int64_t sleep_ns = deadline_ns - now_ns - (precise ? kSpinWindowNs : 0);
-    if (sleep_ns <= 0) return {std::max(epoll_wait(epoll_fd, events.data(), capacity, 0), 0), true};
-
-    static std::atomic<bool> have_pwait2{true};  // epoll_pwait2 came with Linux 5.11
     if (have_pwait2.load(std::memory_order_relaxed)) {
         const timespec timeout{sleep_ns / kNanosPerSecond, sleep_ns % kNanosPerSecond};
         const int ready = epoll_pwait2(epoll_fd, events.data(), capacity, &timeout, nullptr);
-        if (ready >= 0 || errno != ENOSYS) return {std::max(ready, 0), false};
+        if (ready >= 0 || errno != ENOSYS) return std::max(ready, 0);
         have_pwait2.store(false, std::memory_order_relaxed);
     }
-    // Older kernels: millisecond timeouts, rounded down; the spin covers the rest.
     const int timeout_ms = static_cast<int>(std::min<std::int64_t>(sleep_ns / kNanosPerMilli, 1000));
-    return {std::max(epoll_wait(epoll_fd, events.data(), capacity, timeout_ms), 0), timeout_ms == 0};
+    return std::max(epoll_wait(epoll_fd, events.data(), capacity, timeout_ms), 0);
+}
+
+Wait Pacer::wait(int epoll_fd, std::span<epoll_event> events, std::int64_t now_ns, std::int64_t deadline_ns,
+                 bool precise) {
+    const std::int64_t sleep_ns = deadline_ns - now_ns - (precise ? spin_window_ns_ : 0);
+    if (sleep_ns <= 0) {
+        const int ready = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), 0);
+        return {std::max(ready, 0), true, load::now_ns()};
+    }
+    const int ready = sleep_for_events(epoll_fd, events, sleep_ns);
+    const std::int64_t woken = load::now_ns();
+    if (precise && ready == 0) {  // woken by the timer: was the window wide enough?
+        if (woken > deadline_ns)
+            spin_window_ns_ = std::min(spin_window_ns_ + spin_window_ns_ / 2, kMostSpinWindowNs);
+        else
+            spin_window_ns_ = std::max(spin_window_ns_ - spin_window_ns_ / 64, kLeastSpinWindowNs);
+    }
+    return {ready, false, woken};
 }
 
 void use_precise_timers() { prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); }

@@ -24,7 +24,8 @@ void Measurements::merge(const Measurements& other) {
     latency.merge(other.latency);
     service.merge(other.service);
     connect.merge(other.connect);
-    send_lag.merge(other.send_lag);
+    schedule_lag.merge(other.schedule_lag);
+    queued += other.queued;
     if (timeline.size() < other.timeline.size()) timeline.resize(other.timeline.size());
     for (std::size_t t = 0; t < other.timeline.size(); ++t) {
         TimelineSecond& second = timeline[t];
@@ -36,6 +37,7 @@ void Measurements::merge(const Measurements& other) {
     window_ns = std::max(window_ns, other.window_ns);
     cpu_ns += other.cpu_ns;
     spin_ns += other.spin_ns;
+    spin_window_ns = std::max(spin_window_ns, other.spin_window_ns);
 }
 
 Recorder::Recorder(std::int64_t window_start_ns, std::int64_t window_end_ns)

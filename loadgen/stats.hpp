@@ -57,12 +57,16 @@ struct Measurements {
     LatencyHistogram latency;   // origin to answer: what the client waited
     LatencyHistogram service;   // send to answer: what the server took, from the actual send
     LatencyHistogram connect;   // connect() to established
-    LatencyHistogram send_lag;  // open loop: how late each request was sent after its scheduled time
+    // Open loop: how late a request was sent when its connection was free at its scheduled time:
+    // the load generator's own accuracy. The others waited for their connection (queued).
+    LatencyHistogram schedule_lag;
+    std::uint64_t queued = 0;
     std::vector<TimelineSecond> timeline;
 
     std::int64_t window_ns = 0;  // how long this thread measured
     std::int64_t cpu_ns = 0;     // this thread's CPU time in that window
     std::int64_t spin_ns = 0;    // of which spent polling for the next scheduled send (open loop)
+    std::int64_t spin_window_ns = 0;  // open loop: how long before a send it stopped sleeping, at the end
 
     // Adds another thread's measurements: counters add, histograms merge exactly, timelines
     // add second by second. CPU figures are kept per thread by the caller.
@@ -103,8 +107,11 @@ public:
         ++m_.connections_opened;
         m_.connect.record(static_cast<std::uint64_t>(now_ns - started_ns));
     }
-    void sent_late(std::int64_t origin_ns, std::int64_t sent_ns) {
-        if (measured(origin_ns)) m_.send_lag.record(static_cast<std::uint64_t>(sent_ns - origin_ns));
+    void sent_on_schedule(std::int64_t scheduled_ns, std::int64_t sent_ns) {
+        if (measured(scheduled_ns)) m_.schedule_lag.record(static_cast<std::uint64_t>(sent_ns - scheduled_ns));
+    }
+    void queued(std::int64_t scheduled_ns) {
+        if (measured(scheduled_ns)) ++m_.queued;
     }
 
     Measurements& measurements() { return m_; }
