@@ -83,7 +83,10 @@ Measurements Worker::run(const std::atomic<bool>& stop) {
             if (connection.generation() == tag >> 32 && connection.state() != Connection::State::closed)
                 on_event(connection, events_[i].events, now);
         }
-        if (schedule_) issue_due_requests(now);
+        if (schedule_) {
+            now = now_ns();  // the sends that came due while events were handled go now
+            issue_due_requests(now);
+        }
         if (now >= next_tick) {
             check_connections(now);
             next_tick = now + kTickNs;
