@@ -93,7 +93,7 @@ void print_summary(std::FILE* out, const RunResult& result) {
     if (options.open_loop())
         std::fprintf(out, ", %llu waiting for a connection", static_cast<unsigned long long>(total.backlog_at_end));
     std::fprintf(out, "\n");
-    print_latency_line(out, options.open_loop() ? "latency us" : "latency us", total.latency);
+    print_latency_line(out, "latency us", total.latency);
     print_latency_line(out, "service us", total.service);
     if (total.connect.count() > 0) print_latency_line(out, "connect us", total.connect);
     if (options.open_loop()) {
@@ -105,8 +105,11 @@ void print_summary(std::FILE* out, const RunResult& result) {
     }
     double busiest = 0;
     for (const ThreadUsage& usage : result.threads) busiest = std::max(busiest, usage.cpu_util);
-    std::fprintf(out, "  %-13s busiest thread used %.0f%% of a core; %.2f us of CPU per request\n",
+    std::fprintf(out, "  %-13s busiest thread used %.0f%% of a core; %.2f us of CPU per request",
                  "load gen", 100 * busiest, result.cpu_us_per_request());
+    if (options.open_loop())
+        std::fprintf(out, " (%.2f us without polling for the schedule)", result.busy_us_per_request());
+    std::fprintf(out, "\n");
     for (const std::string& warning : result.warnings()) std::fprintf(out, "warning: %s\n", warning.c_str());
 }
 
@@ -175,6 +178,7 @@ nlohmann::ordered_json to_json(const RunResult& result) {
         {"saturated", result.saturated()},
         {"cpu_s", static_cast<double>(total.cpu_ns) / 1e9},
         {"cpu_us_per_request", result.cpu_us_per_request()},
+        {"busy_us_per_request", result.busy_us_per_request()},
         {"threads", threads},
     };
     json["warnings"] = result.warnings();

@@ -12,9 +12,16 @@
 
 namespace archbench::load {
 
+static double us_per_request(std::int64_t ns, std::uint64_t requests) {
+    return requests ? static_cast<double>(ns) / 1e3 / static_cast<double>(requests) : 0;
+}
+
 double RunResult::cpu_us_per_request() const {
-    const std::uint64_t requests = total.ok + total.errors.total();
-    return requests ? static_cast<double>(total.cpu_ns) / 1e3 / static_cast<double>(requests) : 0;
+    return us_per_request(total.cpu_ns, total.ok + total.errors.total());
+}
+
+double RunResult::busy_us_per_request() const {
+    return us_per_request(total.cpu_ns - total.spin_ns, total.ok + total.errors.total());
 }
 
 bool RunResult::saturated() const {

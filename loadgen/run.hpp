@@ -27,7 +27,8 @@ struct RunResult {
     bool interrupted = false;
 
     double throughput_rps() const { return duration_s > 0 ? static_cast<double>(total.ok) / duration_s : 0; }
-    double cpu_us_per_request() const;
+    double cpu_us_per_request() const;   // all its CPU, per request answered or failed
+    double busy_us_per_request() const;  // the same without the open loop's polling
     // Some thread was busy more than 90% of the time: the figures describe archbench-load.
     bool saturated() const;
     // Open loop: at the end more requests waited for a connection than there are connections,
