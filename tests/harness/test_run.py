@@ -7,7 +7,7 @@ import time
 import unittest
 from pathlib import Path
 
-from support import (LOAD, SERVER, TempDir, bench_command, read_meta, read_points, run_bench,
+from support import (TempDir, bench_command, read_meta, read_points, run_bench,
                      write_experiment)
 
 import procstat
@@ -42,7 +42,6 @@ def only_run_folder(results_dir: Path) -> Path:
     return runs[0]
 
 
-@unittest.skipUnless(SERVER.exists() and LOAD.exists(), "build archbench-server and archbench-load")
 class HarnessRunTest(unittest.TestCase):
     def setUp(self):
         self.tmp = TempDir()

@@ -21,9 +21,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::vector<char*> argv_of(const std::vector<std::string>& args) {
+std::vector<char*> argv_of(const std::string& binary, const std::vector<std::string>& args) {
     std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(server_binary()));
+    argv.push_back(const_cast<char*>(binary.c_str()));
     for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
     return argv;
@@ -89,7 +89,8 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::chrono::millise
     args.push_back("0");
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    const std::vector<char*> argv = argv_of(args);
+    const std::string binary = server_binary();
+    const std::vector<char*> argv = argv_of(binary, args);
     pid_ = fork();
     if (pid_ == 0) {
         setpgid(0, 0);
@@ -184,9 +185,15 @@ std::string ServerProcess::stderr_text() const { return read_file(stderr_path_);
 
 CommandResult run_server_command(const std::vector<std::string>& args,
                                  std::chrono::milliseconds limit) {
+    return run_command(server_binary(), args, limit);
+}
+
+CommandResult run_command(const std::string& binary, const std::vector<std::string>& args,
+                          std::chrono::milliseconds limit) {
     const std::string out_path = make_temp_file();
     const std::string err_path = make_temp_file();
-    const std::vector<char*> argv = argv_of(args);
+    const std::vector<char*> argv = argv_of(binary, args);
+    const auto started = Clock::now();
     const pid_t pid = fork();
     if (pid == 0) {
         dup2(open(out_path.c_str(), O_WRONLY | O_TRUNC), STDOUT_FILENO);
@@ -196,6 +203,7 @@ CommandResult run_server_command(const std::vector<std::string>& args,
     }
     CommandResult result;
     const std::optional<int> status = wait_until(pid, Clock::now() + limit);
+    result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     if (!status) {
         kill(pid, SIGKILL);
         waitpid(pid, nullptr, 0);

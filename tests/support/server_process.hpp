@@ -58,7 +58,12 @@ struct CommandResult {
     int exit_code = -1;  // -1: did not exit in time (then it was killed)
     std::string out;
     std::string err;
+    double seconds = 0;  // how long it ran
 };
+
+// Runs `binary` with `args` to completion, killing it after `limit`.
+CommandResult run_command(const std::string& binary, const std::vector<std::string>& args,
+                          std::chrono::milliseconds limit = 10s);
 
 // Runs archbench-server with `args` to completion (for command-line tests).
 CommandResult run_server_command(const std::vector<std::string>& args,
