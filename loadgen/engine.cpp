@@ -65,9 +65,14 @@ Measurements Worker::run(const std::atomic<bool>& stop) {
         }
         if (finished(now)) break;
 
-        std::int64_t deadline = std::min(next_tick, times_.window_end_ns);
+        // After the window the loop drains: it waits for the requests still in flight, until
+        // their timeout at the latest (see finished()).
+        const std::int64_t end = now < times_.window_end_ns ? times_.window_end_ns
+                                                            : times_.window_end_ns + timeout_ns_;
+        std::int64_t deadline = std::min(next_tick, end);
         if (!window_open_) deadline = std::min(deadline, times_.window_start_ns);
-        const bool precise = schedule_ && schedule_->next_due_ns() <= deadline;
+        const bool scheduling = schedule_ && now < times_.window_end_ns;
+        const bool precise = scheduling && schedule_->next_due_ns() <= deadline;
         if (precise) deadline = schedule_->next_due_ns();
 
         // The open loop reads the clock once more here: its sleep must end on time, and its
@@ -83,7 +88,7 @@ Measurements Worker::run(const std::atomic<bool>& stop) {
             if (connection.generation() == tag >> 32 && connection.state() != Connection::State::closed)
                 on_event(connection, events_[i].events, now);
         }
-        if (schedule_) {
+        if (scheduling) {
             now = now_ns();  // the sends that came due while events were handled go now
             issue_due_requests(now);
         }
@@ -95,10 +100,24 @@ Measurements Worker::run(const std::atomic<bool>& stop) {
     return finish(now);
 }
 
+// When the window ends no request is sent, but those in flight are given until their timeout
+// to end: every measured request that was sent then ends answered or failed (an open-loop
+// request still waiting for its connection stays "backlog at the end": the connections could
+// not carry the rate). Without this, a
+// client starved by its server (`single` at 64 connections) would end "in flight", not as the
+// timeout it is, whenever it was asked less than --timeout-ms before the end.
 bool Worker::finished(std::int64_t now) const {
-    if (now >= times_.window_end_ns) return true;
+    if (now >= times_.window_end_ns)
+        return now >= times_.window_end_ns + timeout_ns_ || !measured_requests_pending();
     if (schedule_) return schedule_->over() && backlog_ == 0 && in_flight_ == 0;
     return requests_left_ == 0 && in_flight_ == 0;
+}
+
+bool Worker::measured_requests_pending() const {
+    for (const Connection& connection : connections_)
+        for (std::size_t i = 0; i < connection.in_flight().size(); ++i)
+            if (recorder_.measured(connection.in_flight().at(i).origin_ns)) return true;
+    return false;
 }
 
 // Opening and losing connections.
@@ -201,13 +220,13 @@ void Worker::fill_pipeline(Connection& connection, std::int64_t now) {
     bool asked = false;
     while (!connection.in_flight().full() && (options_.session == 0 || connection.asked() < options_.session)) {
         std::int64_t origin;
+        if (now >= times_.window_end_ns) break;  // the drain sends nothing new
         if (schedule_) {
             if (connection.issued == connection.due) break;
             origin = schedule_->due_ns(connection.slot(), connection.issued);
             ++connection.issued;
             --backlog_;
         } else {
-            if (now >= times_.window_end_ns) break;
             origin = connection.asked() == 0 ? connection.connect_started_ns : now;
             if (recorder_.measured(origin)) {
                 if (requests_left_ == 0) break;

@@ -68,6 +68,8 @@ private:
     void issue_due_requests(std::int64_t now);
     void check_connections(std::int64_t now);
     bool finished(std::int64_t now) const;
+    // Whether a request of the measured window was sent and is still unanswered.
+    bool measured_requests_pending() const;
     Measurements finish(std::int64_t now);
 
     const LoadOptions& options_;

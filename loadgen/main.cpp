@@ -38,8 +38,11 @@ constexpr const char* kHowItMeasures = R"(How it measures:
     leaves it out; connect time is reported on its own.
   Errors are counted per request, by kind: connect, reset, eof, wrong_answer, timeout. A request
     unanswered after --timeout-ms is a timeout and its connection is replaced (the requests in
-    flight on it time out with it). Every answer is checked. Nothing is dropped: each measured
-    request ends ok, failed, in flight at the end, or waiting for a connection at the end.
+    flight on it time out with it). Every answer is checked. Nothing is dropped: when the
+    measured time is over, nothing more is sent and the requests in flight are given until
+    their --timeout-ms to end, so each measured request that was sent ends ok or failed (in
+    flight at the end only if the run is interrupted); an open-loop request still waiting for
+    its connection then is counted as waiting at the end.
   --warmup: the load runs but nothing is recorded; requests issued after it are measured.
   Its own CPU is measured per thread; above 90% busy it warns that it was the bottleneck.
 Exit status: 0 when the run completed (whatever the errors), 1 when no request succeeded,

@@ -8,6 +8,7 @@
 // backlog_at_end, and nothing is dropped silently.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string_view>
@@ -120,8 +121,10 @@ public:
     Measurements finish(std::int64_t end_ns);
 
 private:
-    // The histogram of the second `now_ns` falls in, closing the seconds before it.
+    // The histogram of the second `now_ns` falls in, closing the seconds before it. Outcomes of
+    // the drain after the window count in its last second.
     LatencyHistogram& in_second(std::int64_t now_ns) {
+        now_ns = std::min(now_ns, window_end_ns_ - 1);
         if (now_ns >= next_second_ns_) close_seconds_until(now_ns);
         return second_;
     }

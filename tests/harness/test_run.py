@@ -7,7 +7,7 @@ import time
 import unittest
 from pathlib import Path
 
-from support import (TempDir, bench_command, read_meta, read_points, run_bench,
+from support import (SERVER, TempDir, bench_command, read_meta, read_points, run_bench,
                      write_experiment)
 
 import procstat
