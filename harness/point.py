@@ -299,8 +299,7 @@ def run_point(binaries: Binaries, spec: PointSpec, experiment, placement: Placem
                               f"{_tail(raw / f'{spec.label}.load.txt')}") from None
         _fill_from_load(row, result)
         requests = row["requests_ok"]
-        cpu_user = at_end.cpu_user_s - at_start.cpu_user_s
-        cpu_sys = at_end.cpu_sys_s - at_start.cpu_sys_s
+        cpu_user, cpu_sys = procstat.window_cpu(at_start, at_end, reports)
         row.update(server_user_s=cpu_user, server_sys_s=cpu_sys,
                    server_rss_kb=sampler.peak_rss_kb, server_pss_kb=sampler.peak_pss_kb,
                    server_threads=sampler.peak_threads, server_processes=sampler.peak_processes)

@@ -22,6 +22,8 @@ TINY = """
     repetitions = {repetitions}
     [load]
     timeout_ms = 500
+    [server.arch.preforked]
+    processes = "connections"
     [[workloads]]
     name = "{workload}"
     session = {session}
@@ -159,6 +161,20 @@ exec "{SERVER}" "$@"
         cpu_per_request = float(row["server_cpu_us_per_req"])
         self.assertGreaterEqual(cpu_per_request, 1900)  # the 2 ms of work, less clock ticks
         self.assertLess(cpu_per_request, 4000)          # plus a fork and an exit
+
+    def test_server_cpu_per_request_counts_many_live_workers_to_the_microsecond(self):
+        # 64 preforked workers share 1 ms of work per request for half a second: each uses a few
+        # milliseconds, less than the 10 ms clock tick in which /proc/PID/stat counts.
+        experiment = write_experiment(self.tmp.path, tiny(
+            ["preforked"], connections=[64], duration=0.5, work_us=1000))
+        out = run_bench(experiment, self.results)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        row = read_points(only_run_folder(self.results))[0]
+        self.assertEqual(row["status"], "ok", row)
+        self.assertEqual(row["server_processes"], "65", row)  # a worker per connection, and main
+        cpu_per_request = float(row["server_cpu_us_per_req"])
+        self.assertGreaterEqual(cpu_per_request, 950)
+        self.assertLess(cpu_per_request, 2000)
 
 
 def _children(pid: int) -> list[int]:
