@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import charts  # noqa: E402
 import run_data  # noqa: E402
 import summary  # noqa: E402
+import workers  # noqa: E402
 from run_data import Run  # noqa: E402
 
 CHART_TITLES = {
@@ -32,6 +33,7 @@ CHART_TITLES = {
     "cpu": "CPU and context switches per request",
     "memory": "Memory",
     "errors": "Errors and timeouts",
+    "workers": "Connections per worker",
 }
 # Charts also written as SVG with --svg (or always: these are the ones put on slides).
 SVG_ALWAYS = {"throughput", "latency"}
@@ -74,6 +76,13 @@ def draw_charts(run: Run, spectrum_at: list[int] | None = None, svg: bool = Fals
                 svg=files[1].relative_to(run.path) if len(files) > 1 else None,
                 look_for=summary.LOOK_FOR[kind],
                 shows=summary.for_chart(kind, run, workload, counts)))
+        if workers.has_data(run, workload):  # pooled architectures reported their workers
+            files = charts.save(workers.workers_figure(run, workload), out,
+                                f"{run_data.safe_name(workload)}-workers", svg=svg)
+            drawn.append(Chart(
+                kind="workers", workload=workload, png=files[0].relative_to(run.path),
+                svg=files[1].relative_to(run.path) if len(files) > 1 else None,
+                look_for=workers.LOOK_FOR, shows=workers.sentences(run, workload)))
     return drawn
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 NAN = math.nan
 
 # Text columns of points.csv; every other column is a number (or empty).
-TEXT_COLUMNS = {"arch", "workload", "status", "reason", "loadgen_saturated"}
+TEXT_COLUMNS = {"arch", "workload", "status", "reason", "loadgen_saturated", "worker_connections"}
 
 # Metrics that a failed point still measures: a load generator that got no answer still counted
 # its connect errors and timeouts, and those are the story of that point.
@@ -86,6 +86,8 @@ class Point:
     reason: str
     saturated: bool
     values: dict[str, float]  # every numeric column; NaN where the cell is empty
+    # A pooled server's connections per worker ("worker_connections"), empty for the others.
+    workers: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -221,7 +223,9 @@ def load_run(path: Path | str) -> Run:
                     reason=(row.get("reason") or "").strip(),
                     saturated=(row.get("loadgen_saturated") or "").strip().lower()
                     in ("true", "1", "yes"),
-                    values=values))
+                    values=values,
+                    workers=[int(n) for n in (row.get("worker_connections") or "").split()
+                             if n.isdigit()]))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise RunError(f"{csv_path}: {error}") from None
     return Run(path=path, name=path.resolve().name, meta=meta, points=points)
