@@ -70,17 +70,21 @@ report-check: deps
 	$(PYTHON) plots/check_report.py $(RUN) --screenshot $(RUN)/report-screenshot.png
 
 # Every Google Benchmark program, 5 repetitions each (medians reported), JSON into the run
-# folder RUN (default: results/latest) as RUN/microbench/, or results/microbench-<UTC timestamp>/
-# when there is no run yet.
-MICROBENCH_OUT = $(if $(wildcard $(RUN)/meta.json),$(RUN)/microbench,results/microbench-$(shell date -u +%Y%m%dT%H%M%SZ))
+# folder RUN (default: results/latest) as RUN/microbench/, then RUN's report is redrawn with
+# the microbenchmarks' charts; when RUN is not a run folder (no points.csv), into
+# results/microbench-<UTC timestamp>/ with the charts in its plots/.
 microbench: build
-	@mkdir -p $(MICROBENCH_OUT)
-	@for program in $(BUILD)/bin/microbench-*; do \
+	@if [ -f "$(RUN)/points.csv" ]; then out="$(RUN)/microbench"; \
+	else out="results/microbench-$$(date -u +%Y%m%dT%H%M%SZ)"; fi; \
+	mkdir -p "$$out" || exit 1; \
+	for program in $(BUILD)/bin/microbench-*; do \
 	  name=$${program##*/microbench-}; echo "== $$name"; \
 	  $$program --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
-	    --benchmark_out=$(MICROBENCH_OUT)/$$name.json --benchmark_out_format=json || exit 1; \
-	done
-	@echo "microbenchmarks: $(MICROBENCH_OUT)"
+	    --benchmark_out="$$out/$$name.json" --benchmark_out_format=json || exit 1; \
+	done; \
+	echo "microbenchmarks: $$out"; \
+	if [ -f "$(RUN)/points.csv" ]; then $(PYTHON) plots/report.py "$(RUN)"; \
+	else $(PYTHON) plots/microbench_charts.py "$$out"; fi
 
 clean:
 	rm -rf $(BUILD)

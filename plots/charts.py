@@ -187,6 +187,12 @@ def legend(ax, layers: list[Layer], archs: list[str], notes: dict | None = None)
         handles.append(Line2D([], [], linestyle="none", marker=PARTIAL_MARKER, markersize=7,
                               color="#444444", label="some repetitions failed\n(median of "
                               "the others)"))
+    if notes.get("floor"):
+        handles.append(Line2D([], [], label=f"loopback round trip\n(TCP, {notes['floor']:.3g} µs; "
+                              "make microbench)", **FLOOR_STYLE))
+    if notes.get("floor_off_scale"):
+        handles.append(Line2D([], [], linestyle="none", label=f"loopback round trip "
+                              f"{notes['floor_off_scale']:.3g} µs:\noff this chart's scale"))
     if notes.get("saturated"):
         handles.append(Line2D([], [], linestyle="none", marker="o", markersize=11,
                               markerfacecolor="none", markeredgecolor="#888888",
@@ -243,21 +249,49 @@ def throughput_figure(layers: list[Layer], workload: str) -> Figure:
     return figure
 
 
-def latency_figure(layers: list[Layer], workload: str) -> Figure:
+def latency_figure(layers: list[Layer], workload: str, floor_us: float | None = None) -> Figure:
+    """p50 and p99 against connections. floor_us, the TCP loopback round trip measured by
+    `make microbench`, is drawn as a dashed horizontal line where it fits the axis."""
     figure, axes, strips = _figure(layers, workload, 2)
     all_notes = []
+    fits = []  # per panel with data: whether the floor was drawn there
     for ax, strip, metric, name in ((axes[0], strips[0], "p50_us", "median (p50)"),
                                     (axes[1], strips[1], "p99_us", "99th percentile (p99)")):
         all_notes.append(draw_metric(ax, layers, workload, metric, strip=strip))
         ax.set_ylabel(f"{name} latency (µs, log scale)")
         if _has_data(ax):
             ax.set_yscale("log")
+            if floor_us and floor_us > 0:
+                fits.append(draw_floor(ax, floor_us))
         else:
             _empty_note(ax)
         ax.set_title(name, fontsize=10)
     _title(figure, layers, workload, "Latency against connections")
-    legend(axes[-1], layers, _architectures(layers), _merge(*all_notes))
+    notes = _merge(*all_notes)
+    notes["floor"] = floor_us if any(fits) else None
+    notes["floor_off_scale"] = floor_us if fits and not any(fits) else None
+    legend(axes[-1], layers, _architectures(layers), notes)
     return figure
+
+
+FLOOR_STYLE = {"color": "#555555", "linestyle": (0, (6, 3)), "linewidth": 1.3}
+FLOOR_DECADES = 2  # drawn when within two decades of the data, so that it never squashes it
+
+
+def draw_floor(ax, floor_us: float) -> bool:
+    """The loopback round trip as a dashed line across a log latency axis, when it lies within
+    FLOOR_DECADES of the figures drawn there; True when drawn."""
+    values = [y for line in ax.get_lines() for y in line.get_ydata()
+              if not math.isnan(y) and y > 0]
+    if not values or not (min(values) / 10 ** FLOOR_DECADES <= floor_us
+                          <= max(values) * 10 ** FLOOR_DECADES):
+        return False
+    ax.axhline(floor_us, zorder=1, gid="loopback-floor", label="loopback round trip",
+               **FLOOR_STYLE)
+    ax.annotate("loopback round trip", (0.01, floor_us), xycoords=ax.get_yaxis_transform(),
+                xytext=(0, 2), textcoords="offset points", ha="left", va="bottom",
+                fontsize=8, color=FLOOR_STYLE["color"])
+    return True
 
 
 def cpu_figure(layers: list[Layer], workload: str) -> Figure:

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Draws a run's charts into RUN/plots/ and writes RUN/report.html, which works offline: the
 charts, a summary table, what to look for under each chart and what this run shows (computed
-from the data), the failed points, and the machine and experiment.
+from the data), the failed points, and the machine and experiment. When RUN/microbench/ holds
+`make microbench` results, the report also explains why: a chart per mechanism, and the TCP
+loopback round trip as the floor on the latency charts.
 
     plots/report.py RUN [--spectrum-at 1,64,1024] [--svg]
 
@@ -21,9 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import charts  # noqa: E402
+import microbench  # noqa: E402
+import microbench_charts  # noqa: E402
 import run_data  # noqa: E402
 import summary  # noqa: E402
 import workers  # noqa: E402
+from microbench import Microbench  # noqa: E402
 from run_data import Run  # noqa: E402
 
 CHART_TITLES = {
@@ -42,7 +47,7 @@ SVG_ALWAYS = {"throughput", "latency"}
 @dataclass
 class Chart:
     kind: str
-    workload: str
+    workload: str   # "" for the microbenchmarks' charts
     png: Path       # relative to the run folder
     svg: Path | None
     look_for: str
@@ -50,9 +55,11 @@ class Chart:
 
 
 def draw_charts(run: Run, spectrum_at: list[int] | None = None, svg: bool = False,
-                out: Path | None = None) -> list[Chart]:
-    """Every chart of every workload into out (default RUN/plots/); returns them in order."""
+                out: Path | None = None, bench: Microbench | None = None) -> list[Chart]:
+    """Every chart of every workload into out (default RUN/plots/), then the microbenchmarks'
+    charts when bench (RUN/microbench/) is given; returns them in order."""
     out = out or run.path / "plots"
+    floor_us = bench.tcp_round_trip_us() if bench else math.nan
     out.mkdir(parents=True, exist_ok=True)
     for old in list(out.glob("*.png")) + list(out.glob("*.svg")):
         old.unlink()  # a redraw leaves no chart of a workload that is gone
@@ -62,7 +69,8 @@ def draw_charts(run: Run, spectrum_at: list[int] | None = None, svg: bool = Fals
         counts = charts.spectrum_counts(run.connections(workload), spectrum_at)
         figures = {
             "throughput": lambda: charts.throughput_figure(layers, workload),
-            "latency": lambda: charts.latency_figure(layers, workload),
+            "latency": lambda: charts.latency_figure(
+                layers, workload, None if math.isnan(floor_us) else floor_us),
             "spectrum": lambda: charts.spectrum_figure(layers, workload, counts),
             "cpu": lambda: charts.cpu_figure(layers, workload),
             "memory": lambda: charts.memory_figure(layers, workload),
@@ -75,7 +83,7 @@ def draw_charts(run: Run, spectrum_at: list[int] | None = None, svg: bool = Fals
                 kind=kind, workload=workload, png=files[0].relative_to(run.path),
                 svg=files[1].relative_to(run.path) if len(files) > 1 else None,
                 look_for=summary.LOOK_FOR[kind],
-                shows=summary.for_chart(kind, run, workload, counts)))
+                shows=summary.for_chart(kind, run, workload, counts, floor_us)))
         if workers.has_data(run, workload):  # pooled architectures reported their workers
             files = charts.save(workers.workers_figure(run, workload), out,
                                 f"{run_data.safe_name(workload)}-workers", svg=svg)
@@ -83,7 +91,24 @@ def draw_charts(run: Run, spectrum_at: list[int] | None = None, svg: bool = Fals
                 kind="workers", workload=workload, png=files[0].relative_to(run.path),
                 svg=files[1].relative_to(run.path) if len(files) > 1 else None,
                 look_for=workers.LOOK_FOR, shows=workers.sentences(run, workload)))
+    if bench:
+        lowest = summary.lowest_p50(run)
+        for chart, files in microbench_charts.draw(bench, out, svg=svg).items():
+            drawn.append(Chart(
+                kind=chart, workload="", png=files[0].relative_to(run.path),
+                svg=files[1].relative_to(run.path) if len(files) > 1 else None,
+                look_for=microbench.LOOK_FOR[chart],
+                shows=microbench.for_chart(chart, bench, lowest)))
     return drawn
+
+
+def load_microbench(run: Run) -> tuple[Microbench | None, str]:
+    """RUN/microbench/ as `make microbench` wrote it, or None; and what is wrong with it, if
+    anything (the report is written all the same)."""
+    try:
+        return microbench.load(run.path / "microbench"), ""
+    except microbench.MicrobenchError as error:
+        return None, f"The microbenchmarks are left out: {error}"
 
 
 # --------------------------------------------------------------------------- HTML
@@ -231,7 +256,33 @@ def warnings(run: Run) -> list[str]:
     return notes
 
 
-def render_html(run: Run, drawn: list[Chart]) -> str:
+def figure_html(chart: Chart, anchor: str, title: str, alt: str) -> str:
+    links = f' <a class="small" href="{esc(chart.svg.as_posix())}">SVG</a>' if chart.svg else ""
+    return (f"<figure id=\"{esc(anchor)}\"><h3>{esc(title)}{links}</h3>"
+            f"<img src=\"{esc(chart.png.as_posix())}\" alt=\"{esc(alt)}\">"
+            f"<figcaption><p class=\"look\"><b>What to look for.</b> {esc(chart.look_for)}</p>"
+            f"<p><b>This run.</b> {esc(' '.join(chart.shows))}</p></figcaption></figure>")
+
+
+def mechanisms_html(bench: Microbench, drawn: list[Chart]) -> str:
+    """The "Why" section: one chart per mechanism, from RUN/microbench/."""
+    library = bench.context.get("library_build_type")
+    parts = ["<h2 id=\"mechanisms\">Why: the mechanisms</h2>",
+             f"<p>The charts above show what happens; the microbenchmarks in "
+             f"<code>microbench/</code> (<code>make microbench</code>, Google Benchmark) show "
+             f"why. Each figure is the median of its repetitions: CPU time per call, or real "
+             f"time where a benchmark waits for another process or thread. Measured on "
+             f"{esc(bench.context_line())}; results in <code>microbench/</code> of this run."
+             + (" Google Benchmark's library was built in debug mode (as Debian ships it), "
+                "which it warns may affect timings." if library == "debug" else "") + "</p>"]
+    for chart in (c for c in drawn if not c.workload):
+        title = microbench.CHART_TITLES[chart.kind]
+        parts.append(figure_html(chart, f"mechanisms-{chart.kind}", title, title))
+    return "\n".join(parts)
+
+
+def render_html(run: Run, drawn: list[Chart], bench: Microbench | None = None,
+                notes: list[str] | None = None) -> str:
     title = f"archbench run {run.name}"
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
              f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
@@ -239,11 +290,13 @@ def render_html(run: Run, drawn: list[Chart]) -> str:
              f"<p class=\"sub\">{esc(run.machine_line())} · "
              f"{len(run.architectures)} architectures · {len(run.workloads)} workloads · "
              f"{len(run.points)} points · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}</p>"]
-    parts += [f'<p class="warn">{esc(note)}</p>' for note in warnings(run)]
+    parts += [f'<p class="warn">{esc(note)}</p>' for note in warnings(run) + (notes or [])
+              if note]
     if not run.points:
         parts.append("<p class=\"warn\">points.csv has no points yet.</p>")
     nav = " ".join(f'<a href="#{esc(run_data.safe_name(w))}">{esc(w)}</a>' for w in run.workloads)
-    parts.append(f"<nav>Workloads: {nav} <a href=\"#failures\">failed points</a> "
+    why = ' <a href="#mechanisms">why: the mechanisms</a>' if bench else ""
+    parts.append(f"<nav>Workloads: {nav}{why} <a href=\"#failures\">failed points</a> "
                  f"<a href=\"#machine\">machine and experiment</a></nav>")
 
     parts.append("<h2 id=\"summary\">Summary</h2><p>Median throughput in requests per second "
@@ -261,16 +314,12 @@ def render_html(run: Run, drawn: list[Chart]) -> str:
         parts.append(f"<h2 id=\"{esc(anchor)}\">Workload {esc(workload)}</h2>"
                      + (f"<p class=\"sub\">{esc(description)}</p>" if description else ""))
         for chart in (c for c in drawn if c.workload == workload):
-            links = f' <a class="small" href="{esc(chart.svg.as_posix())}">SVG</a>' \
-                if chart.svg else ""
-            parts.append(
-                f"<figure id=\"{esc(anchor)}-{chart.kind}\"><h3>{esc(CHART_TITLES[chart.kind])}"
-                f" — {esc(workload)}{links}</h3>"
-                f"<img src=\"{esc(chart.png.as_posix())}\" alt=\"{esc(CHART_TITLES[chart.kind])},"
-                f" workload {esc(workload)}\">"
-                f"<figcaption><p class=\"look\"><b>What to look for.</b> {esc(chart.look_for)}</p>"
-                f"<p><b>This run.</b> {esc(' '.join(chart.shows))}</p></figcaption></figure>")
+            parts.append(figure_html(chart, f"{anchor}-{chart.kind}",
+                                     f"{CHART_TITLES[chart.kind]} — {workload}",
+                                     f"{CHART_TITLES[chart.kind]}, workload {workload}"))
 
+    if bench:
+        parts.append(mechanisms_html(bench, drawn))
     parts.append("<h2 id=\"failures\">Failed points</h2>")
     parts.append(failures_table(run))
     parts.append("<h2 id=\"machine\">Machine and experiment</h2>")
@@ -280,10 +329,11 @@ def render_html(run: Run, drawn: list[Chart]) -> str:
 
 
 def write_report(run: Run, spectrum_at: list[int] | None = None, svg: bool = False) -> Path:
-    drawn = draw_charts(run, spectrum_at, svg)
+    bench, problem = load_microbench(run)
+    drawn = draw_charts(run, spectrum_at, svg, bench=bench)
     path = run.path / "report.html"
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(run, drawn), encoding="utf-8")
+    tmp.write_text(render_html(run, drawn, bench, [problem]), encoding="utf-8")
     tmp.replace(path)
     return path
 

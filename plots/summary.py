@@ -148,7 +148,8 @@ def _times(high: float, low: float) -> str:
     return fmt_ratio(high / low) if low > 0 else "infinitely"
 
 
-def latency(run: Run, workload: str) -> list[str]:
+def latency(run: Run, workload: str, floor_us: float = math.nan) -> list[str]:
+    """floor_us: the TCP loopback round trip from `make microbench` (NaN when not measured)."""
     sentences = []
     for count in _ends(run, workload):
         ranked = ranking(run, workload, "p99_us", count, False)
@@ -168,7 +169,28 @@ def latency(run: Run, workload: str) -> list[str]:
             if best_value > 0:
                 text += f", {fmt_ratio(worst_value / best_value)} as long"
         sentences.append(text + "." + _failed_note(run, workload, count))
+    lowest = lowest_p50(run, workload)
+    if not math.isnan(floor_us) and floor_us > 0 and lowest:
+        value, where = lowest
+        sentences.append(f"One TCP loopback round trip, {fmt_us(floor_us)} (make microbench), "
+                         f"is the floor under these latencies (the dashed line): the lowest "
+                         f"p50 here, {fmt_us(value)} ({where}), is {fmt_ratio(value / floor_us)} "
+                         f"it.")
     return sentences
+
+
+def lowest_p50(run: Run, workload: str | None = None) -> tuple[float, str] | None:
+    """(µs, 'epoll at 4 connections') of the lowest median p50 of a workload (of every
+    workload, named too, when workload is None); None when nothing was measured."""
+    lowest = None
+    for name in [workload] if workload else run.workloads:
+        for arch in run.architectures:
+            line = run_data.series(run, name, arch, "p50_us")
+            for count, value in zip(line.connections, line.median):
+                if not math.isnan(value) and (lowest is None or value < lowest[0]):
+                    where = f"{arch} at {connections_text(count)}"
+                    lowest = (value, where if workload else f"{where}, workload {name}")
+    return lowest
 
 
 def spectrum(run: Run, workload: str, counts: list[int]) -> list[str]:
@@ -278,8 +300,11 @@ def errors(run: Run, workload: str) -> list[str]:
     return sentences
 
 
-def for_chart(kind: str, run: Run, workload: str, spectrum_counts: list[int]) -> list[str]:
+def for_chart(kind: str, run: Run, workload: str, spectrum_counts: list[int],
+              floor_us: float = math.nan) -> list[str]:
     if kind == "spectrum":
         return spectrum(run, workload, spectrum_counts)
+    if kind == "latency":
+        return latency(run, workload, floor_us)
     return {"throughput": throughput, "latency": latency, "cpu": cpu, "memory": memory,
             "errors": errors}[kind](run, workload)

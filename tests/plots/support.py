@@ -151,3 +151,109 @@ class TempDir:
 
     def cleanup(self):
         self._dir.cleanup()
+
+
+# --------------------------------------------------------------------------- microbenchmarks
+
+# Medians of the synthetic microbenchmarks, in ns per iteration (per request where a benchmark
+# has several per iteration): select is the cheapest wait with 1 descriptor and skipped at
+# 1000 (FD_SETSIZE), epoll the cheapest at 1000 with poll 30x as dear; a pool thread is 20x
+# cheaper than a fork; Unix is 2.5x faster than TCP (20 us).
+MICROBENCH_MEDIANS = {
+    "readiness": {
+        **{f"BM_SelectWait/idle:{idle}": ns for idle, ns in ((0, 300), (9, 600), (99, 3000))},
+        **{f"BM_PollWait/idle:{idle}": ns
+           for idle, ns in ((0, 350), (9, 500), (99, 2000), (999, 15000))},
+        **{f"BM_EpollWait/idle:{idle}": ns
+           for idle, ns in ((0, 400), (9, 400), (99, 410), (999, 500))},
+        **{f"BM_EpollRegisterAndRemove/idle:{idle}": 1200 for idle in (0, 9, 99, 999)},
+    },
+    "workers": {"BM_ForkExitWait/real_time": 100_000,
+                "BM_ForkExitWaitWith64MiBTouched/real_time": 400_000,
+                "BM_ThreadCreateJoin/real_time": 20_000,
+                "BM_HandDescriptorToPoolThread/real_time": 5_000},
+    "loopback": {"BM_TcpLoopbackRoundTrip/real_time": 20_000,
+                 "BM_UnixSocketpairRoundTrip/real_time": 8_000},
+    "protocol": {"BM_ParseAndAnswer/pipeline:1/reply_bytes:0": 40,
+                 "BM_ParseAndAnswer/pipeline:16/reply_bytes:0": 15,
+                 "BM_ParseAndAnswer/pipeline:1/reply_bytes:1024": 90,
+                 "BM_ParseSplitQuestion": 70, "BM_ReadAnswers/pipeline:1": 12},
+    "loadgen": {"BM_HistogramRecord": 5, "BM_HistogramPercentile": 2_000,
+                "BM_HistogramMerge": 30_000,
+                "BM_RequestPath/pipeline:1/reply_bytes:0": 80,
+                "BM_RequestPath/pipeline:16/reply_bytes:0": 45},
+}
+MICROBENCH_SKIPPED = {"readiness": {"BM_SelectWait/idle:999":
+                                    "select cannot watch a descriptor at or above FD_SETSIZE"}}
+MEAN_FACTOR = 1.5  # the synthetic means are 1.5x the medians: a chart that drew means is wrong
+
+
+def _items_per_iteration(name: str) -> int:
+    for part in name.split("/"):
+        if part.startswith("pipeline:"):
+            return int(part.split(":")[1])
+    return 1
+
+
+def microbench_json(program: str, medians: dict[str, float],
+                    skipped: dict[str, str] | None = None, repetitions: int = 5) -> dict:
+    """One program's output as `--benchmark_repetitions=5 --benchmark_report_aggregates_only
+    --benchmark_out_format=json` writes it (Google Benchmark 1.7): mean, median, stddev and cv
+    rows per benchmark, and for a benchmark that called SkipWithError one iteration row per
+    repetition with error_occurred (no aggregates). Times in time_unit ns; the primary time is
+    real time for /real_time benchmarks, CPU time otherwise (the other one deliberately off);
+    ns_per_* counters in seconds per item, as Google Benchmark writes inverted rates."""
+    rows = []
+    skipped = skipped or {}
+    names = list(medians) + [name for name in skipped if name not in medians]
+    for family_index, name in enumerate(names):
+        if name in skipped:
+            for rep in range(repetitions):
+                rows.append({"name": name, "family_index": family_index,
+                             "per_family_instance_index": 0, "run_name": name,
+                             "run_type": "iteration", "repetitions": repetitions,
+                             "repetition_index": rep, "threads": 1, "error_occurred": True,
+                             "error_message": skipped[name], "iterations": 0,
+                             "real_time": 0.0, "cpu_time": 0.0, "time_unit": "ns"})
+            continue
+        per_item = medians[name]
+        items = _items_per_iteration(name)
+        real_time = name.endswith("/real_time")
+        for aggregate, factor in (("mean", MEAN_FACTOR), ("median", 1.0), ("stddev", 0.1),
+                                  ("cv", 0.001)):
+            primary = per_item * items * factor
+            row = {"name": f"{name}_{aggregate}", "family_index": family_index,
+                   "per_family_instance_index": 0, "run_name": name, "run_type": "aggregate",
+                   "repetitions": repetitions, "threads": 1, "aggregate_name": aggregate,
+                   "aggregate_unit": "percentage" if aggregate == "cv" else "time",
+                   "iterations": repetitions,
+                   "real_time": primary if real_time else primary * 1.3,
+                   "cpu_time": primary / 10 if real_time else primary, "time_unit": "ns",
+                   "items_per_second": 1e9 / (per_item * factor)}
+            if name.startswith(("BM_SelectWait", "BM_PollWait", "BM_EpollWait",
+                                "BM_EpollRegisterAndRemove")):
+                descriptors = int(name.split("idle:")[1]) + 1
+                row["descriptors"] = float(descriptors) if aggregate in ("mean", "median") \
+                    else 0.0
+                if "Register" not in name:
+                    row["ns_per_descriptor"] = primary / descriptors * 1e-9
+            if "pipeline:" in name and not name.startswith("BM_ReadAnswers"):
+                row["ns_per_request"] = per_item * factor * 1e-9
+            rows.append(row)
+    return {"context": {"date": "2025-01-01T00:00:00+00:00", "host_name": "testhost",
+                        "executable": f"build/bin/microbench-{program}", "num_cpus": 2,
+                        "mhz_per_cpu": 2445, "cpu_scaling_enabled": False, "caches": [],
+                        "load_avg": [0.5, 0.4, 0.3], "library_build_type": "release"},
+            "benchmarks": rows}
+
+
+def write_microbench(folder: Path, programs=("readiness", "workers", "loopback", "protocol",
+                                             "loadgen")) -> Path:
+    """folder/<program>.json for each program, as `make microbench` writes RUN/microbench/."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for program in programs:
+        document = microbench_json(program, MICROBENCH_MEDIANS[program],
+                                   MICROBENCH_SKIPPED.get(program))
+        (folder / f"{program}.json").write_text(json.dumps(document, indent=2),
+                                                encoding="utf-8")
+    return folder
