@@ -75,7 +75,10 @@ void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
 extern const Architecture forked_architecture{
     .name = "forked",
     .description = "one process per connection: the parent accepts and reaps, a child serves",
-    .traits = {.concurrent = true, .process_based = true, .connection_limit = 0},
+    .traits = {.concurrent = true,
+               .process_based = true,
+               .connection_limit = 0,
+               .default_max_connections = 4096},
     .serve = serve,
 };
 

@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -72,6 +73,15 @@ int main(int argc, char** argv) {
     app.add_option("--max-request", options.workload.max_request,
                    "a question reaching this many bytes without '?' is refused and closed")
         ->check(CLI::PositiveNumber);
+    double idle_timeout_s = 0;
+    app.add_option("--idle-timeout", idle_timeout_s,
+                   "disconnect a client that completes no question for SEC seconds (0: off)")
+        ->check(CLI::NonNegativeNumber);
+    std::size_t max_connections = 0;
+    CLI::Option* max_connections_option =
+        app.add_option("--max-connections", max_connections,
+                       "close clients beyond N at once (0: no limit; default: 4096 for a "
+                       "thread or process per client, else none)");
     app.add_flag("--list", list, "print each architecture and its description, then exit");
 
     try {
@@ -94,6 +104,10 @@ int main(int argc, char** argv) {
     if (architecture == nullptr)
         return usage_error("unknown architecture '" + arch_name + "' (known: " +
                            architecture_names() + ")");
+    options.idle_timeout = std::chrono::milliseconds(std::llround(idle_timeout_s * 1000));
+    options.max_connections = max_connections_option->count() > 0
+                                  ? max_connections
+                                  : architecture->traits.default_max_connections;
 
     if (const std::string reason = unavailable_reason(*architecture); !reason.empty()) {
         std::fprintf(stderr, "archbench-server: %s: %s\n", arch_name.c_str(), reason.c_str());

@@ -78,7 +78,10 @@ void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
 extern const Architecture threaded_architecture{
     .name = "threaded",
     .description = "one thread per connection: accept, then a new thread serves the client",
-    .traits = {.concurrent = true, .process_based = false, .connection_limit = 0},
+    .traits = {.concurrent = true,
+               .process_based = false,
+               .connection_limit = 0,
+               .default_max_connections = 4096},
     .serve = serve,
 };
 
