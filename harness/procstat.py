@@ -70,15 +70,19 @@ class GroupSample:
     child_cpu: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
-def _switches(pid: int) -> int:
-    total = 0
+def _task_files(pid: int, name: str) -> list[str]:
+    """The text of /proc/PID/task/TID/NAME for each live thread of the process."""
     task_dir = f"/proc/{pid}/task"
     try:
         tasks = os.listdir(task_dir)
     except FileNotFoundError:
-        return 0
-    for tid in tasks:
-        text = _read(f"{task_dir}/{tid}/status") or ""
+        return []
+    return [text for tid in tasks if (text := _read(f"{task_dir}/{tid}/{name}"))]
+
+
+def _switches(pid: int) -> int:
+    total = 0
+    for text in _task_files(pid, "status"):
         for key in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
             match = re.search(rf"^{key}:\s+(\d+)", text, re.M)
             if match:
@@ -88,17 +92,7 @@ def _switches(pid: int) -> int:
 
 def _run_time_s(pid: int) -> float:
     """The process's CPU time in seconds, to the nanosecond: the sum of its threads' run time."""
-    total_ns = 0
-    task_dir = f"/proc/{pid}/task"
-    try:
-        tasks = os.listdir(task_dir)
-    except FileNotFoundError:
-        return 0.0
-    for tid in tasks:
-        text = _read(f"{task_dir}/{tid}/schedstat")
-        if text:
-            total_ns += int(text.split()[0])
-    return total_ns / 1e9
+    return sum(int(text.split()[0]) for text in _task_files(pid, "schedstat")) / 1e9
 
 
 def _pss_kb(pid: int) -> int:

@@ -84,17 +84,26 @@ void BM_PollWait(benchmark::State& state) {
     set_counters(state);
 }
 
-void BM_EpollWait(benchmark::State& state) {
-    const Descriptors fds(static_cast<int>(state.range(0)));
+void watch_input(int epoll, int fd);
+
+// An epoll instance watching every idle descriptor for input.
+int epoll_of_idle(const Descriptors& fds) {
     const int epoll = epoll_create1(0);
+    for (int fd : fds.idle()) watch_input(epoll, fd);
+    return epoll;
+}
+
+void watch_input(int epoll, int fd) {
     epoll_event event{};
     event.events = EPOLLIN;
-    for (int fd : fds.idle()) {
-        event.data.fd = fd;
-        epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
-    }
-    event.data.fd = fds.ready();
-    epoll_ctl(epoll, EPOLL_CTL_ADD, fds.ready(), &event);
+    event.data.fd = fd;
+    epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+}
+
+void BM_EpollWait(benchmark::State& state) {
+    const Descriptors fds(static_cast<int>(state.range(0)));
+    const int epoll = epoll_of_idle(fds);
+    watch_input(epoll, fds.ready());
     epoll_event ready[64];
     for (auto _ : state) benchmark::DoNotOptimize(epoll_wait(epoll, ready, 64, -1));
     set_counters(state);
@@ -105,16 +114,9 @@ void BM_EpollWait(benchmark::State& state) {
 // poll pay nothing to register, and pay it all again on every wait.
 void BM_EpollRegisterAndRemove(benchmark::State& state) {
     const Descriptors fds(static_cast<int>(state.range(0)));
-    const int epoll = epoll_create1(0);
-    epoll_event event{};
-    event.events = EPOLLIN;
-    for (int fd : fds.idle()) {
-        event.data.fd = fd;
-        epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
-    }
-    event.data.fd = fds.ready();
+    const int epoll = epoll_of_idle(fds);
     for (auto _ : state) {
-        epoll_ctl(epoll, EPOLL_CTL_ADD, fds.ready(), &event);
+        watch_input(epoll, fds.ready());
         epoll_ctl(epoll, EPOLL_CTL_DEL, fds.ready(), nullptr);
     }
     state.SetItemsProcessed(state.iterations());

@@ -1,26 +1,12 @@
 // "No allocation per request": counted, not assumed. Every operator new in this test binary
-// goes through the counter below.
+// goes through tests/support/allocation_counter.hpp.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
+#include "tests/support/allocation_counter.hpp"
 
 #include "loadgen/connection.hpp"
 #include "loadgen/histogram.hpp"
 #include "loadgen/stats.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-}
-
-void* operator new(std::size_t size) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace archbench::load;
 
@@ -42,15 +28,15 @@ TEST(PerRequestPath, AskingCheckingAndRecordingDoNotAllocate) {
     };
     one_round(0);  // warm: the answer reader's buffer for split answers reaches its size
 
-    const long before = allocations.load();
+    const long before = archbench::testing::allocations.load();
     for (std::int64_t i = 1; i <= 10'000; ++i) one_round(i * 1'000);  // within the first second
-    EXPECT_EQ(allocations.load() - before, 0);
+    EXPECT_EQ(archbench::testing::allocations.load() - before, 0);
     EXPECT_EQ(recorder.measurements().ok, 30'003u);
 }
 
 TEST(PerRequestPath, RecordingIntoAHistogramDoesNotAllocate) {
     LatencyHistogram histogram;
-    const long before = allocations.load();
+    const long before = archbench::testing::allocations.load();
     for (std::uint64_t value = 1; value < 100'000'000'000; value = value * 3 + 1) histogram.record(value);
-    EXPECT_EQ(allocations.load() - before, 0);
+    EXPECT_EQ(archbench::testing::allocations.load() - before, 0);
 }

@@ -1,25 +1,12 @@
 // "No heap allocation per request on the hot path": counted, not assumed. Every operator new in
-// this test binary goes through the counter below.
+// this test binary goes through tests/support/allocation_counter.hpp.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
+#include "tests/support/allocation_counter.hpp"
+
 #include <string>
 
 #include "protocol/zen.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-}
-
-void* operator new(std::size_t size) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace archbench::zen;
 
@@ -34,13 +21,13 @@ TEST(ZenHotPath, AnsweringDoesNotAllocateOnceBuffersAreWarm) {
     conversation.on_input(rest, output);
     output.clear();
 
-    const long before = allocations.load();
+    const long before = archbench::testing::allocations.load();
     for (int i = 0; i < 10000; ++i) {
         conversation.on_input(batch, output);
         conversation.on_input(rest, output);
         output.clear();
     }
-    EXPECT_EQ(allocations.load() - before, 0);
+    EXPECT_EQ(archbench::testing::allocations.load() - before, 0);
 }
 
 TEST(ZenHotPath, PaddedAnswersDoNotAllocateOnceBuffersAreWarm) {
@@ -51,12 +38,12 @@ TEST(ZenHotPath, PaddedAnswersDoNotAllocateOnceBuffersAreWarm) {
     conversation.on_input("Simple is better than?Simple is better than?", output);
     output.clear();
 
-    const long before = allocations.load();
+    const long before = archbench::testing::allocations.load();
     for (int i = 0; i < 1000; ++i) {
         conversation.on_input("Simple is better than?Simple is better than?", output);
         output.clear();
     }
-    EXPECT_EQ(allocations.load() - before, 0);
+    EXPECT_EQ(archbench::testing::allocations.load() - before, 0);
 }
 
 TEST(ZenHotPath, ReadingAnswersDoesNotAllocateOnceBuffersAreWarm) {
@@ -66,11 +53,11 @@ TEST(ZenHotPath, ReadingAnswersDoesNotAllocateOnceBuffersAreWarm) {
     reader.feed("Ugly.Impl", count);
     reader.feed("icit.", count);
 
-    const long before = allocations.load();
+    const long before = archbench::testing::allocations.load();
     for (int i = 0; i < 10000; ++i) {
         reader.feed("Ugly.Impl", count);
         reader.feed("icit.", count);
     }
-    EXPECT_EQ(allocations.load() - before, 0);
+    EXPECT_EQ(archbench::testing::allocations.load() - before, 0);
     EXPECT_EQ(answers, 2 * 10001);
 }
