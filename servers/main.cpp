@@ -76,7 +76,11 @@ int main(int argc, char** argv) {
     double idle_timeout_s = 0;
     app.add_option("--idle-timeout", idle_timeout_s,
                    "disconnect a client that completes no question for SEC seconds (0: off)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(CLI::Validator(
+            [](std::string& text) {
+                return std::stod(text) >= 0 ? std::string() : "must be 0 (off) or more seconds";
+            },
+            "SEC"));
     std::size_t max_connections = 0;
     CLI::Option* max_connections_option =
         app.add_option("--max-connections", max_connections,
