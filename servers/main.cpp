@@ -77,8 +77,11 @@ int main(int argc, char** argv) {
     app.add_option("--idle-timeout", idle_timeout_s,
                    "disconnect a client that completes no question for SEC seconds (0: off)")
         ->check(CLI::Validator(
-            [](std::string& text) {
-                return std::stod(text) >= 0 ? std::string() : "must be 0 (off) or more seconds";
+            [](std::string& text) -> std::string {
+                char* end = nullptr;
+                const double seconds = std::strtod(text.c_str(), &end);
+                if (end == text.c_str() || *end != '\0') return "'" + text + "' is not a number of seconds";
+                return seconds >= 0 ? "" : "must be 0 (off) or more seconds";
             },
             "SEC"));
     std::size_t max_connections = 0;
