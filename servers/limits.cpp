@@ -1,5 +1,6 @@
 #include "servers/limits.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace archbench {
@@ -9,6 +10,17 @@ int IdleClock::remaining_ms(Clock::time_point now) const {
     if (now >= deadline_) return 0;
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - now);
     return static_cast<int>(std::max<long long>(1, left.count()));
+}
+
+IdleSweep::IdleSweep(std::chrono::milliseconds idle_timeout)
+    : period_(std::min(idle_timeout, kLongestPeriod)) {
+    if (enabled()) next_sweep_ = Clock::now() + period_;
+}
+
+int IdleSweep::until_next_sweep_ms(int timeout_ms) const {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_sweep_ - Clock::now());
+    const int until_sweep = static_cast<int>(std::max<long long>(0, left.count()));
+    return timeout_ms < 0 ? until_sweep : std::min(timeout_ms, until_sweep);
 }
 
 bool ConnectionLimit::admit() {
