@@ -58,6 +58,7 @@ FrameStatus Conversation::on_input(std::string_view input, std::string& out) {
     const FrameStatus status = framer_.feed(input, [&](std::string_view question) {
         do_request_work(workload_);
         append_padded(out, answer_for(question), workload_.reply_bytes);
+        ++questions_answered_;
     });
     if (status == FrameStatus::too_long) append_padded(out, kTooLongAnswer, workload_.reply_bytes);
     return status;

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -134,10 +135,13 @@ public:
     FrameStatus on_input(std::string_view input, std::string& out);
 
     bool mid_question() const { return framer_.mid_frame(); }
+    // How many questions have been answered so far: a server's idle clock restarts when it grows.
+    std::uint64_t questions_answered() const { return questions_answered_; }
 
 private:
     const Workload& workload_;
     Framer framer_;
+    std::uint64_t questions_answered_ = 0;
 };
 
 // Reads answers out of a server's byte stream, for clients: frames at '.'.

@@ -2,6 +2,7 @@
 // never knows which implementation it got). Each servers/<name>.cpp defines one Architecture.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -15,6 +16,12 @@ struct ServerOptions {
     zen::Workload workload;
     unsigned threads = 1;    // pooled variants: worker threads
     unsigned processes = 1;  // pooled variants: worker processes
+    // --idle-timeout: a client that does not complete a question within this long of connecting
+    // or of its previous question is disconnected (trickling bytes do not extend it). 0: off.
+    std::chrono::milliseconds idle_timeout{0};
+    // --max-connections: clients beyond this many at once are closed as soon as they are
+    // accepted, instead of exhausting threads, processes or descriptors. 0: no limit.
+    std::size_t max_connections = 0;
 };
 
 struct Traits {
@@ -29,6 +36,9 @@ struct Traits {
     // Its workers bind listening sockets of their own to the same port (SO_REUSEPORT): main()
     // then makes the first listener with SO_REUSEPORT too, which only works before bind().
     bool reuse_port = false;
+    // --max-connections when the command line does not say: a thread or a process per client
+    // gets a limit, so that a flood of clients cannot exhaust them. 0: none.
+    std::size_t default_max_connections = 0;
 };
 
 struct Architecture {

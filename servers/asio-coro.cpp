@@ -28,8 +28,11 @@ using asio::use_awaitable;
 
 namespace {
 
-awaitable<void> session(tcp::socket socket, const zen::Workload& workload) {
-    zen::Conversation conversation(workload);
+// `admission` is the client's place under --max-connections, given back when the coroutine ends.
+awaitable<void> session(tcp::socket socket, const ServerOptions& options,
+                        [[maybe_unused]] Admission admission) {
+    zen::Conversation conversation(options.workload);
+    IdleTimer idle_timer(socket, options.idle_timeout);  // closes the socket: the read then fails
     std::array<char, 16 * 1024> input;
     std::string output;
     for (;;) {
@@ -39,6 +42,7 @@ awaitable<void> session(tcp::socket socket, const zen::Workload& workload) {
         if (ec) co_return;  // EOF or reset
         // The workload (--work-us, --sleep-us) runs right here, on the loop's only thread.
         const zen::FrameStatus status = conversation.on_input({input.data(), length}, output);
+        idle_timer.questions_answered(conversation.questions_answered());
         if (output.empty()) continue;  // only part of a question so far
         // Nothing is read until the answers are written: a client that does not read them
         // stops being read from.
@@ -49,7 +53,7 @@ awaitable<void> session(tcp::socket socket, const zen::Workload& workload) {
 }
 
 awaitable<void> accept_loop(BorrowedAcceptor& acceptor, AcceptRetry& accept_retry,
-                            const zen::Workload& workload) {
+                            const ServerOptions& options, ConnectionLimit& limit) {
     for (;;) {
         error_code ec;
         tcp::socket socket = co_await acceptor.async_accept(redirect_error(use_awaitable, ec));
@@ -59,20 +63,24 @@ awaitable<void> accept_loop(BorrowedAcceptor& acceptor, AcceptRetry& accept_retr
             continue;
         }
         accept_retry.succeeded();
+        Admission admission(limit);
+        if (!admission) continue;  // beyond --max-connections: the socket closes at once
         socket.set_option(tcp::no_delay(true), ec);
-        co_spawn(acceptor.get_executor(), session(std::move(socket), workload), asio::detached);
+        co_spawn(acceptor.get_executor(), session(std::move(socket), options, std::move(admission)),
+                 asio::detached);
     }
 }
 
 }  // namespace
 
 static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
-    // Declared first, destroyed last: it frees the frames of the coroutines still waiting.
+    ConnectionLimit limit(options.max_connections);  // outlives the sessions, which count in it
+    // Declared before the rest, destroyed after: it frees the frames of the coroutines waiting.
     asio::io_context io_context;
     BorrowedAcceptor acceptor(io_context, listen_fd);
     AcceptRetry accept_retry(io_context);
     StopWatch stop_watch(io_context, stop, [&io_context] { io_context.stop(); });
-    co_spawn(io_context, accept_loop(acceptor, accept_retry, options.workload), asio::detached);
+    co_spawn(io_context, accept_loop(acceptor, accept_retry, options, limit), asio::detached);
     io_context.run();
 }
 

@@ -70,12 +70,14 @@ private:
 
 class Server {
 public:
-    Server(IoContextPool& pool, int listen_fd, const zen::Workload& workload, StopSignal& stop)
+    Server(IoContextPool& pool, int listen_fd, const ServerOptions& options,
+           ConnectionLimit& limit, StopSignal& stop)
         : pool_(pool),
           acceptor_(pool.acceptor_worker().io_context, listen_fd),
           accept_retry_(pool.acceptor_worker().io_context),
           stop_watch_(pool.acceptor_worker().io_context, stop, [&pool] { pool.stop(); }),
-          workload_(workload) {
+          options_(options),
+          limit_(limit) {
         do_accept();
     }
 
@@ -91,9 +93,12 @@ private:
                 return;
             }
             accept_retry_.succeeded();
+            // One limit for the whole server: sessions on every thread give their places back.
+            Admission admission(limit_);
+            if (!admission) return do_accept();  // beyond --max-connections: `socket` closes
             ++worker.connections;
             socket.set_option(tcp::no_delay(true), ec);
-            std::make_shared<Session>(std::move(socket), workload_)->start();
+            std::make_shared<Session>(std::move(socket), options_, std::move(admission))->start();
             do_accept();
         });
     }
@@ -102,14 +107,17 @@ private:
     BorrowedAcceptor acceptor_;
     AcceptRetry accept_retry_;
     StopWatch stop_watch_;
-    const zen::Workload& workload_;
+    const ServerOptions& options_;
+    ConnectionLimit& limit_;
 };
 
 }  // namespace
 
 static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
-    IoContextPool pool(options.threads);  // declared first, destroyed last: it frees the sessions
-    Server server(pool, listen_fd, options.workload, stop);
+    ConnectionLimit limit(options.max_connections);  // outlives the sessions, which count in it
+    // Declared before the server, destroyed after: destroying it frees the sessions.
+    IoContextPool pool(options.threads);
+    Server server(pool, listen_fd, options, limit, stop);
     pool.run();
     report_worker_connections(pool.connections_per_worker());
 }

@@ -23,12 +23,13 @@ namespace {  // this file's own types: other architectures may name theirs Serve
 
 class Server {
 public:
-    Server(asio::io_context& io_context, int listen_fd, const zen::Workload& workload,
-           StopSignal& stop)
+    Server(asio::io_context& io_context, int listen_fd, const ServerOptions& options,
+           ConnectionLimit& limit, StopSignal& stop)
         : acceptor_(io_context, listen_fd),
           accept_retry_(io_context),
           stop_watch_(io_context, stop, [&io_context] { io_context.stop(); }),
-          workload_(workload) {
+          options_(options),
+          limit_(limit) {
         do_accept();
     }
 
@@ -43,8 +44,10 @@ private:
                 return;
             }
             accept_retry_.succeeded();
+            Admission admission(limit_);
+            if (!admission) return do_accept();  // beyond --max-connections: `socket` closes
             socket.set_option(tcp::no_delay(true), ec);
-            std::make_shared<Session>(std::move(socket), workload_)->start();
+            std::make_shared<Session>(std::move(socket), options_, std::move(admission))->start();
             do_accept();
         });
     }
@@ -52,14 +55,17 @@ private:
     BorrowedAcceptor acceptor_;
     AcceptRetry accept_retry_;
     StopWatch stop_watch_;
-    const zen::Workload& workload_;
+    const ServerOptions& options_;
+    ConnectionLimit& limit_;
 };
 
 }  // namespace
 
 static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
-    asio::io_context io_context;  // declared first, destroyed last: it frees the sessions
-    Server server(io_context, listen_fd, options.workload, stop);
+    ConnectionLimit limit(options.max_connections);  // outlives the sessions, which count in it
+    // Declared before the server, destroyed after: destroying it frees the sessions.
+    asio::io_context io_context;
+    Server server(io_context, listen_fd, options, limit, stop);
     io_context.run();
 }
 

@@ -1,7 +1,8 @@
 // What the Asio servers (asio.cpp, asio-pool.cpp, asio-coro.cpp) share: adopting main()'s
-// listening socket, the pause after accept() fails, the watch on stop.fd(), and the callback
-// Session. Each file then holds only what its architecture adds: which io_context a client's
-// socket lives on, who runs it, and how one conversation's steps are chained.
+// listening socket, the pause after accept() fails, the watch on stop.fd(), the callback
+// Session, and the IdleTimer of --idle-timeout. Each file then holds only what its architecture
+// adds: which io_context a client's socket lives on, who runs it, and how one conversation's
+// steps are chained.
 #pragma once
 
 #include <sys/socket.h>
@@ -16,6 +17,8 @@
 #include <string>
 
 #include "protocol/zen.hpp"
+#include "servers/architecture.hpp"
+#include "servers/limits.hpp"
 #include "servers/stop.hpp"
 
 namespace archbench::asio_common {
@@ -24,14 +27,64 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 
+// --idle-timeout for one client: closes its socket once its IdleClock has run out, which ends
+// the read (or write) it waits in with operation_aborted, and so the session. The timer is armed
+// once per timeout, not once per question: when it fires, it closes the socket if the clock ran
+// out, and else waits again until the clock's new deadline. Off (timeout 0), there is no timer.
+// It shares the timer with its own pending wait, so the wait never outlives what it touches.
+class IdleTimer {
+public:
+    IdleTimer(tcp::socket& socket, std::chrono::milliseconds timeout) {
+        if (timeout.count() == 0) return;
+        watch_ = std::make_shared<Watch>(socket, timeout);
+        wait(watch_);
+    }
+    ~IdleTimer() {
+        if (!watch_) return;
+        watch_->socket = nullptr;  // the client is gone: the wait must not touch its socket
+        watch_->timer.cancel();
+    }
+    IdleTimer(const IdleTimer&) = delete;
+    IdleTimer& operator=(const IdleTimer&) = delete;
+
+    // After each read: restarts the clock if the conversation answered a question.
+    void questions_answered(std::uint64_t answered) {
+        if (watch_) watch_->clock.questions_answered(answered);
+    }
+
+private:
+    struct Watch {
+        Watch(tcp::socket& socket, std::chrono::milliseconds timeout)
+            : socket(&socket), timer(socket.get_executor()), clock(timeout) {}
+        tcp::socket* socket;
+        asio::steady_timer timer;  // on the socket's io_context: no lock is needed
+        IdleClock clock;
+    };
+
+    static void wait(const std::shared_ptr<Watch>& watch) {
+        watch->timer.expires_at(watch->clock.deadline());
+        watch->timer.async_wait([watch](error_code ec) {
+            if (ec || watch->socket == nullptr) return;  // the client left first
+            if (!watch->clock.expired()) return wait(watch);  // a question came meanwhile
+            error_code ignored;
+            watch->socket->close(ignored);
+        });
+    }
+
+    std::shared_ptr<Watch> watch_;
+};
+
 // One client, written the way Asio's async_tcp_echo_server.cpp is: the session owns its buffers
 // and chains do_read -> do_write -> do_read. Every pending operation holds a shared_ptr to it, so
 // it lives exactly as long as something is pending on it: when a read fails (EOF, reset) nothing
 // new is started and the session, with its socket, is let go.
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(tcp::socket socket, const zen::Workload& workload)
-        : socket_(std::move(socket)), conversation_(workload) {}
+    Session(tcp::socket socket, const ServerOptions& options, Admission admission)
+        : admission_(std::move(admission)),
+          socket_(std::move(socket)),
+          conversation_(options.workload),
+          idle_timer_(socket_, options.idle_timeout) {}
 
     void start() { do_read(); }
 
@@ -43,6 +96,7 @@ private:
             // The workload (--work-us, --sleep-us) runs right here, on the thread of the
             // io_context that the socket belongs to.
             const zen::FrameStatus status = conversation_.on_input({input_.data(), length}, output_);
+            idle_timer_.questions_answered(conversation_.questions_answered());
             if (output_.empty())
                 do_read();  // only part of a question so far
             else
@@ -63,8 +117,10 @@ private:
                           });
     }
 
+    Admission admission_;  // declared first, so given back once the socket is closed
     tcp::socket socket_;
     zen::Conversation conversation_;
+    IdleTimer idle_timer_;
     std::array<char, 16 * 1024> input_;
     std::string output_;  // the answers to one read's questions, kept whole until written
 };

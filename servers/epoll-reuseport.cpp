@@ -9,7 +9,8 @@
 // chosen by a hash of the client's address and port. Worker 0 serves main's listener: the
 // kernel sends it its share like any other, and closing it instead would reset the clients
 // already waiting in its backlog. A connection lives its whole life on the thread that accepted
-// it, so the workers share nothing: no lock, no common accept queue, no thundering herd.
+// it, so the workers share nothing: no lock, no common accept queue, no thundering herd. (Only
+// --max-connections is counted for the whole server, by one atomic operation per connection.)
 // Good at: an event loop on every core with no shared state, so throughput grows with cores;
 // each worker is as cheap per client as `epoll`.
 // Where it breaks: the hash spreads connections, not work. A connection never moves, so a
@@ -31,10 +32,11 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
     std::vector<Socket> listeners;  // for workers 1 to N-1; worker 0 serves main's
     for (unsigned worker = 1; worker < options.threads; ++worker)
         listeners.push_back(listen_again(listen_fd));
+    ConnectionLimit limit(options.max_connections);  // one for all the loops
     ConnectionCounters accepted(options.threads);
     run_worker_threads(options.threads, stop, [&](unsigned worker) {
         const int own_listener = worker == 0 ? listen_fd : listeners[worker - 1].fd();
-        run_epoll_loop(own_listener, options, stop, &accepted[worker]);
+        run_epoll_loop(own_listener, options, stop, limit, &accepted[worker]);
     });
     accepted.report();
 }

@@ -53,27 +53,30 @@ static bool watch(int epoll_fd, int operation, int fd, std::uint32_t events) {
 
 static void accept_clients(Acceptor& acceptor, Connections& connections, int epoll_fd,
                            const ServerOptions& options, std::atomic<std::uint64_t>* accepted) {
-    while (Socket client = acceptor.accept_next()) {
+    while (AcceptedClient client = acceptor.accept_next()) {
         if (accepted) ++*accepted;
-        const int fd = client.fd();
+        const int fd = client.socket.fd();
         if (!watch(epoll_fd, EPOLL_CTL_ADD, fd, EPOLLIN)) {  // ENOMEM, or max_user_watches
             std::fprintf(stderr, "epoll_ctl: %s: connection closed\n", std::strerror(errno));
             continue;
         }
-        connections.try_emplace(fd, Connection(std::move(client), options.workload), EPOLLIN);
+        connections.try_emplace(fd, Connection(std::move(client), options), EPOLLIN);
     }
 }
 
 void run_epoll_loop(int listen_fd, const ServerOptions& options, StopSignal& stop,
-                    std::atomic<std::uint64_t>* accepted) {
+                    ConnectionLimit& limit, std::atomic<std::uint64_t>* accepted) {
     Socket epoll(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll || !watch(epoll.fd(), EPOLL_CTL_ADD, stop.fd(), EPOLLIN))
         throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
-    Acceptor acceptor(listen_fd);
+    Acceptor acceptor(listen_fd, limit);
+    IdleSweep idle_sweep(options.idle_timeout);
     bool watching_listener = false;
     Connections connections;
     std::array<epoll_event, 256> ready;
     for (;;) {
+        // --idle-timeout. close() takes a socket out of epoll by itself.
+        close_idle_connections(idle_sweep, connections, &Watched::connection);
         // epoll remembers: the listener is added or removed only when a pause begins or ends.
         if (watching_listener == acceptor.paused()) {
             watching_listener = !watching_listener;
@@ -81,7 +84,7 @@ void run_epoll_loop(int listen_fd, const ServerOptions& options, StopSignal& sto
         }
 
         const int count = epoll_wait(epoll.fd(), ready.data(), static_cast<int>(ready.size()),
-                                     acceptor.wait_timeout_ms());
+                                     idle_sweep.wait_timeout_ms(acceptor.wait_timeout_ms()));
         if (count < 0) {
             if (errno == EINTR) continue;
             throw std::runtime_error(std::string("epoll_wait: ") + std::strerror(errno));
@@ -117,7 +120,8 @@ void run_epoll_loop(int listen_fd, const ServerOptions& options, StopSignal& sto
 }
 
 static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
-    run_epoll_loop(listen_fd, options, stop);
+    ConnectionLimit limit(options.max_connections);
+    run_epoll_loop(listen_fd, options, stop, limit);
 }
 
 extern const Architecture epoll_architecture{

@@ -12,7 +12,10 @@
 // freed only once its operation has come back: the kernel never writes into freed memory, and a
 // completion's user_data, the client's socket number, never names a client that is gone. An
 // accept and a poll on stop.fd() are always in the ring too; on stop everything is cancelled,
-// and sockets and ring are freed once every operation has come back.
+// and sockets and ring are freed once every operation has come back. With --idle-timeout, a
+// timeout in the ring also completes every IdleSweep period: the clients whose IdleClock ran
+// out are then shut down, which ends the operation they have out (a recv returns 0), and they
+// are freed as if they had left.
 // Good at: few system calls under load, and no readiness round trip: the data is already in
 // the buffer when the server hears of it. Files work the same way, which epoll cannot watch.
 // Where it breaks: one thread, as epoll.cpp: one core at most, and a slow request (--work-us,
@@ -38,6 +41,7 @@
 #include <unordered_map>
 
 #include "servers/architecture.hpp"
+#include "servers/limits.hpp"
 #include "servers/net.hpp"
 #include "servers/nonblocking.hpp"
 
@@ -54,6 +58,7 @@ constexpr __kernel_timespec kAcceptRetryPause = {.tv_sec = 0, .tv_nsec = 10'000'
 // descriptor number reaches.
 constexpr std::uint64_t kAcceptPauseOver = std::uint64_t{1} << 32;
 constexpr std::uint64_t kCancelEverything = kAcceptPauseOver + 1;
+constexpr std::uint64_t kIdleSweep = kAcceptPauseOver + 2;
 
 std::uint64_t tag(int fd) { return static_cast<std::uint64_t>(fd); }
 
@@ -120,11 +125,16 @@ private:
 };
 
 struct Client {
-    Client(Socket socket, const zen::Workload& workload)
-        : socket(std::move(socket)), conversation(workload) {}
+    Client(Socket socket, const ServerOptions& options, Admission admission)
+        : admission(std::move(admission)),
+          socket(std::move(socket)),
+          conversation(options.workload),
+          idle(options.idle_timeout) {}
 
+    Admission admission;  // declared first, so given back once the socket is closed
     Socket socket;
     zen::Conversation conversation;
+    IdleClock idle;
     std::array<char, 16 * 1024> input;  // the kernel writes into it while a recv is out
     std::string output;    // the answers to the last recv: while it holds any, a send is out
     std::size_t sent = 0;  // how much of output has been sent
@@ -133,15 +143,18 @@ struct Client {
 
 class Server {
 public:
-    Server(int listen_fd, const zen::Workload& workload, StopSignal& stop)
+    Server(int listen_fd, const ServerOptions& options, StopSignal& stop)
         : listen_fd_(listen_fd),
           stop_fd_(stop.fd()),
-          workload_(workload),
-          read_size_(bounded_read_size(workload, sizeof(Client::input))) {}
+          options_(options),
+          read_size_(bounded_read_size(options.workload, sizeof(Client::input))),
+          limit_(options.max_connections),
+          idle_sweep_(options.idle_timeout) {}
 
     void run() {
         submit_accept();
         io_uring_prep_poll_add(ring_.prepare(tag(stop_fd_)), stop_fd_, POLLIN);
+        if (idle_sweep_.enabled()) submit_idle_sweep();
         // After a stop, the loop goes on until every operation has come back.
         while (!stopping_ || ring_.in_flight() > 0) {
             ring_.submit_and_wait();
@@ -156,6 +169,7 @@ private:
         if (stopping_) return;  // cancelled, or done just before: nothing new is started
         if (user_data == tag(listen_fd_)) return on_accepted(result);
         if (user_data == kAcceptPauseOver) return submit_accept();
+        if (user_data == kIdleSweep) return sweep_idle_clients();
         // Found: a client is erased only once its one operation has come back.
         const auto it = clients_.find(static_cast<int>(user_data));
         Client& client = it->second;
@@ -167,6 +181,9 @@ private:
     void submit_accept() {
         io_uring_prep_accept(ring_.prepare(tag(listen_fd_)), listen_fd_, nullptr, nullptr,
                              SOCK_CLOEXEC);
+    }
+    void submit_idle_sweep() {
+        io_uring_prep_timeout(ring_.prepare(kIdleSweep), &sweep_period_, 0, 0);
     }
     void submit_recv(Client& client) {
         const int fd = client.socket.fd();
@@ -181,9 +198,15 @@ private:
     void on_accepted(int result) {
         if (result >= 0) {
             told_accept_error_ = false;
+            Socket socket(result);
+            Admission admission(limit_);
+            if (!admission) return submit_accept();  // beyond --max-connections: closed at once
             const int on = 1;
             setsockopt(result, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-            submit_recv(clients_.try_emplace(result, Socket(result), workload_).first->second);
+            Client& client =
+                clients_.try_emplace(result, std::move(socket), options_, std::move(admission))
+                    .first->second;
+            submit_recv(client);
             return submit_accept();
         }
         if (result == -ECONNABORTED || result == -EINTR || result == -EPROTO)
@@ -205,6 +228,7 @@ private:
         const zen::FrameStatus status = client.conversation.on_input(
             {client.input.data(), static_cast<std::size_t>(result)}, client.output);
         client.closing = status == zen::FrameStatus::too_long;
+        client.idle.questions_answered(client.conversation.questions_answered());
         if (client.output.empty())
             submit_recv(client);  // only part of a question so far
         else
@@ -229,6 +253,16 @@ private:
         return true;
     }
 
+    // --idle-timeout: a client cannot be freed while its operation is out (the kernel may still
+    // write into its buffer), so an expired one is shut down instead: its recv then completes
+    // with 0 (its send with an error), and it is freed as a client that left.
+    void sweep_idle_clients() {
+        const auto now = IdleClock::Clock::now();
+        for (auto& [fd, client] : clients_)
+            if (client.idle.expired(now)) shutdown(fd, SHUT_RDWR);
+        submit_idle_sweep();
+    }
+
     // Every operation still out comes back, cancelled (-ECANCELED) or done; once none is out,
     // nothing in the kernel refers to a client's buffers any more, and they can be freed.
     void start_stopping() {
@@ -239,9 +273,14 @@ private:
     Ring ring_;  // declared first, destroyed last
     const int listen_fd_;
     const int stop_fd_;
-    const zen::Workload& workload_;
+    const ServerOptions& options_;
     const std::size_t read_size_;
+    ConnectionLimit limit_;  // declared before `clients_`, which give their places back to it
     std::unordered_map<int, Client> clients_;  // by socket, the user_data of its operations
+    IdleSweep idle_sweep_;
+    __kernel_timespec sweep_period_ = {
+        .tv_sec = idle_sweep_.period().count() / 1000,
+        .tv_nsec = idle_sweep_.period().count() % 1000 * 1'000'000};
     __kernel_timespec accept_pause_ = kAcceptRetryPause;
     bool told_accept_error_ = false;
     bool stopping_ = false;
@@ -265,7 +304,7 @@ std::string io_uring_unavailable_reason() {
 }  // namespace
 
 static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
-    Server server(listen_fd, options.workload, stop);
+    Server server(listen_fd, options, stop);
     server.run();
 }
 

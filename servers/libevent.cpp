@@ -10,6 +10,8 @@
 // Where it breaks: one thread does all the work, so it never uses a second core, and a handler
 // that takes its time (--work-us, and above all --sleep-us, a blocking call) stalls every other
 // client. A bufferevent buffers without limit unless told otherwise: the bound below is ours.
+// --idle-timeout is a timer event per client, not a bufferevent read timeout: libevent restarts
+// that at every read, so a client trickling a byte at a time would never reach it.
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -27,6 +29,7 @@
 #include <unordered_map>
 
 #include "servers/architecture.hpp"
+#include "servers/limits.hpp"
 #include "servers/net.hpp"
 
 namespace archbench {
@@ -43,21 +46,32 @@ struct Server;
 
 // One client: its bufferevent (which owns the socket) and its side of the conversation.
 struct Connection {
-    Connection(Server& server, bufferevent* bev, const zen::Workload& workload)
-        : server(server), bev(bev), conversation(workload) {}
-    ~Connection() { bufferevent_free(bev); }  // BEV_OPT_CLOSE_ON_FREE: closes the socket
+    Connection(Server& server, bufferevent* bev, const ServerOptions& options, Admission admission)
+        : admission(std::move(admission)),
+          server(server),
+          bev(bev),
+          conversation(options.workload),
+          idle(options.idle_timeout) {}
+    ~Connection() {
+        if (idle_timer != nullptr) event_free(idle_timer);
+        bufferevent_free(bev);  // BEV_OPT_CLOSE_ON_FREE: closes the socket
+    }
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
+    Admission admission;  // declared first, so given back once the socket is closed
     Server& server;
     bufferevent* bev;
     zen::Conversation conversation;
+    IdleClock idle;
+    event* idle_timer = nullptr;  // only with --idle-timeout
     std::string answers;   // what one read_cb answers, then copied into the output buffer
     bool closing = false;  // close as soon as the output buffer is flushed
 };
 
 struct Server {
-    explicit Server(const zen::Workload& workload) : workload(workload), base(event_base_new()) {
+    explicit Server(const ServerOptions& options)
+        : options(options), limit(options.max_connections), base(event_base_new()) {
         if (base == nullptr) throw std::runtime_error("libevent: event_base_new failed");
     }
     // The one cleanup path: every connection, then the listener and events, then the loop.
@@ -71,7 +85,8 @@ struct Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    const zen::Workload& workload;
+    const ServerOptions& options;
+    ConnectionLimit limit;  // declared before `connections`, which give their places back to it
     event_base* base;
     evconnlistener* listener = nullptr;
     event* accept_retry = nullptr;
@@ -106,6 +121,7 @@ static void read_cb(bufferevent* bev, void* ctx) {
             {static_cast<const char*>(chunk.iov_base), chunk.iov_len}, connection.answers);
         evbuffer_drain(input, chunk.iov_len);
     }
+    connection.idle.questions_answered(connection.conversation.questions_answered());
     if (!connection.answers.empty()) {
         bufferevent_write(bev, connection.answers.data(), connection.answers.size());
         connection.answers.clear();  // keeps its storage: no allocation per request
@@ -135,10 +151,32 @@ static void event_cb(bufferevent* /*bev*/, short events, void* ctx) {
         close_after_flush(connection);  // a goodbye: answers already queued are still owed
 }
 
+// --idle-timeout: armed for the clock's deadline, once per timeout rather than once per
+// question. When it fires, the client is closed if its clock ran out; if a question came
+// meanwhile, the timer is armed again for the new deadline.
+static void arm_idle_timer(Connection& connection) {
+    const int left_ms = connection.idle.remaining_ms();
+    const timeval left = {.tv_sec = left_ms / 1000, .tv_usec = left_ms % 1000 * 1000};
+    evtimer_add(connection.idle_timer, &left);
+}
+
+static void idle_cb(evutil_socket_t /*fd*/, short /*events*/, void* ctx) {
+    auto& connection = *static_cast<Connection*>(ctx);
+    if (connection.idle.expired())
+        close_connection(connection);
+    else
+        arm_idle_timer(connection);
+}
+
 static void accept_cb(evconnlistener* /*listener*/, evutil_socket_t fd, sockaddr* /*address*/,
                       int /*length*/, void* ctx) {
     auto& server = *static_cast<Server*>(ctx);
     server.told_accept_error = false;
+    Admission admission(server.limit);
+    if (!admission) {  // beyond --max-connections: closed at once
+        close(fd);
+        return;
+    }
     const int on = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     bufferevent* bev = bufferevent_socket_new(server.base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -146,10 +184,16 @@ static void accept_cb(evconnlistener* /*listener*/, evutil_socket_t fd, sockaddr
         close(fd);
         return;
     }
-    Connection& connection = server.connections.try_emplace(bev, server, bev, server.workload)
-                                 .first->second;
+    Connection& connection =
+        server.connections.try_emplace(bev, server, bev, server.options, std::move(admission))
+            .first->second;
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, &connection);
     bufferevent_enable(bev, EV_READ);
+    if (connection.idle.enabled()) {
+        connection.idle_timer = evtimer_new(server.base, idle_cb, &connection);
+        if (connection.idle_timer == nullptr) return close_connection(connection);  // no memory
+        arm_idle_timer(connection);
+    }
 }
 
 // accept() failed for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS): the client stays
@@ -176,7 +220,7 @@ static void stop_cb(evutil_socket_t /*fd*/, short /*events*/, void* ctx) {
 }
 
 static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
-    Server server(options.workload);
+    Server server(options);
     set_nonblocking(listen_fd);  // the listener accepts until accept() says EAGAIN
     // Backlog 0: the socket already listens. No LEV_OPT_CLOSE_ON_FREE: main() owns it.
     server.listener = evconnlistener_new(server.base, accept_cb, &server, LEV_OPT_CLOSE_ON_EXEC,

@@ -4,7 +4,9 @@
 #include <sched.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +23,7 @@ using namespace archbench;
 namespace {
 
 constexpr int kUsageError = 2;
+constexpr double kLongestIdleTimeout = 86400;  // a day: far below what poll() can wait
 
 std::string architecture_names() {
     std::string names;
@@ -72,6 +75,35 @@ int main(int argc, char** argv) {
     app.add_option("--max-request", options.workload.max_request,
                    "a question reaching this many bytes without '?' is refused and closed")
         ->check(CLI::PositiveNumber);
+    double idle_timeout_s = 0;
+    app.add_option("--idle-timeout", idle_timeout_s,
+                   "disconnect a client that completes no question for SEC seconds, counted "
+                   "from its connection or its last question (0: off)")
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                char* end = nullptr;
+                const double seconds = std::strtod(text.c_str(), &end);
+                if (end == text.c_str() || *end != '\0') return "'" + text + "' is not a number of seconds";
+                if (!(seconds >= 0)) return "must be 0 (off) or more seconds";
+                if (seconds > kLongestIdleTimeout) return "must be at most 86400 seconds (a day)";
+                return "";
+            },
+            "SEC"));
+    std::size_t max_connections = 0;
+    CLI::Option* max_connections_option =
+        app.add_option("--max-connections", max_connections,
+                       "close at once a client that would be the N+1st open (0: no limit; "
+                       "default: 4096 for threaded and forked, else none)")
+            ->check(CLI::Validator(
+                [](std::string& text) -> std::string {
+                    // Checked as text: CLI11 would wrap "-3" around to 2^64 - 3.
+                    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+                        return "'" + text + "' is not a whole number of clients";
+                    errno = 0;
+                    std::strtoull(text.c_str(), nullptr, 10);
+                    return errno == ERANGE ? "'" + text + "' is too large" : "";
+                },
+                "N"));
     app.add_flag("--list", list, "print each architecture and its description, then exit");
 
     try {
@@ -94,6 +126,11 @@ int main(int argc, char** argv) {
     if (architecture == nullptr)
         return usage_error("unknown architecture '" + arch_name + "' (known: " +
                            architecture_names() + ")");
+    // Rounded up, so that a timeout under a millisecond is one, not off.
+    options.idle_timeout = std::chrono::milliseconds(std::llround(std::ceil(idle_timeout_s * 1e3)));
+    options.max_connections = max_connections_option->count() > 0
+                                  ? max_connections
+                                  : architecture->traits.default_max_connections;
 
     if (const std::string reason = unavailable_reason(*architecture); !reason.empty()) {
         std::fprintf(stderr, "archbench-server: %s: %s\n", arch_name.c_str(), reason.c_str());
@@ -110,8 +147,14 @@ int main(int argc, char** argv) {
     }
     std::printf("listening on %s:%u\n", listener.host.c_str(), listener.port);
     std::fflush(stdout);
-    std::fprintf(stderr, "archbench-server: %s on %s:%u\n", arch_name.c_str(),
-                 listener.host.c_str(), listener.port);
+    const std::string limits =
+        "max-connections " +
+        (options.max_connections > 0 ? std::to_string(options.max_connections) : "none") +
+        ", idle-timeout " +
+        (options.idle_timeout.count() > 0 ? std::to_string(options.idle_timeout.count()) + " ms"
+                                          : "off");
+    std::fprintf(stderr, "archbench-server: %s on %s:%u (%s)\n", arch_name.c_str(),
+                 listener.host.c_str(), listener.port, limits.c_str());
 
     StopSignal stop;
     std::atomic<bool> signalled{false};

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include "servers/architecture.hpp"
+#include "servers/limits.hpp"
 
 namespace archbench {
 
@@ -130,11 +132,26 @@ void discard_unread_input(int fd) {
     }
 }
 
+// --idle-timeout for a blocking server: waits until `fd` has input, or until `idle` runs out
+// (false). A socket shut down by a stop is readable (recv() then returns 0).
+static bool wait_for_input(int fd, const IdleClock& idle) {
+    for (;;) {
+        pollfd readable{fd, POLLIN, 0};
+        const int ready = poll(&readable, 1, idle.remaining_ms());
+        if (ready > 0) return true;
+        if (ready == 0) return false;  // the deadline passed with no input
+        if (errno != EINTR) return true;  // let recv() report what is wrong
+    }
+}
+
 void serve_client_blocking(int fd, const ServerOptions& options) {
     zen::Conversation conversation(options.workload);
+    IdleClock idle(options.idle_timeout);
     std::array<char, 16 * 1024> input;
     std::string output;
     for (;;) {
+        // Only with --idle-timeout: without it, a request costs its recv() and send() alone.
+        if (idle.enabled() && !wait_for_input(fd, idle)) return;
         const ssize_t received = recv(fd, input.data(), input.size(), 0);
         if (received < 0 && errno == EINTR) continue;
         if (received <= 0) return;  // EOF, reset, or shut down by a stop
@@ -143,6 +160,7 @@ void serve_client_blocking(int fd, const ServerOptions& options) {
         if (!send_all(fd, output)) return;
         output.clear();
         if (status == zen::FrameStatus::too_long) return;
+        idle.questions_answered(conversation.questions_answered());
     }
 }
 

@@ -71,7 +71,9 @@ bool send_all(int fd, std::string_view bytes);
 void discard_unread_input(int fd);
 
 // Stevens' web_child(): serves one client on a blocking socket until it leaves, sends an
-// over-long question, or the socket is shut down. Shared by every blocking architecture.
+// over-long question, or the socket is shut down. Shared by every blocking architecture, which
+// all get --idle-timeout from it: with it, the client is also let go once it completes no
+// question within the timeout (IdleClock), waiting for input in poll() rather than in recv().
 void serve_client_blocking(int fd, const ServerOptions& options);
 
 }  // namespace archbench

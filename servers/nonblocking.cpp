@@ -16,16 +16,20 @@ using std::chrono::steady_clock;
 
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
-Acceptor::Acceptor(int listen_fd) : listen_fd_(listen_fd) { set_nonblocking(listen_fd_); }
+Acceptor::Acceptor(int listen_fd, ConnectionLimit& limit) : listen_fd_(listen_fd), limit_(limit) {
+    set_nonblocking(listen_fd_);
+}
 
-Socket Acceptor::accept_next() {
+AcceptedClient Acceptor::accept_next() {
     for (;;) {
         const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
+            told_of_pause_ = false;
+            AcceptedClient client{Socket(fd), Admission(limit_)};
+            if (!client.admission) continue;  // beyond --max-connections: closed at once
             const int on = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-            told_of_pause_ = false;
-            return Socket(fd);
+            return client;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) return {};  // nobody is waiting
         if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;  // that one only
@@ -57,10 +61,12 @@ std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_
     return std::clamp<std::size_t>(kOutputBound / longest_answer, 1, buffer_size);
 }
 
-Connection::Connection(Socket socket, const zen::Workload& workload)
-    : socket_(std::move(socket)),
-      conversation_(workload),
-      read_size_(bounded_read_size(workload, input_buffer.size())) {}
+Connection::Connection(AcceptedClient client, const ServerOptions& options)
+    : admission_(std::move(client.admission)),
+      socket_(std::move(client.socket)),
+      conversation_(options.workload),
+      idle_(options.idle_timeout),
+      read_size_(bounded_read_size(options.workload, input_buffer.size())) {}
 
 Connection::Status Connection::on_readable() {
     output_.erase(0, sent_);  // what was sent already must not make the buffer grow
@@ -76,6 +82,7 @@ Connection::Status Connection::on_readable() {
         const zen::FrameStatus status = conversation_.on_input(
             {input_buffer.data(), static_cast<std::size_t>(received)}, output_);
         if (status == zen::FrameStatus::too_long) input_ended_ = true;
+        idle_.questions_answered(conversation_.questions_answered());
     }
     // Most answers fit into the socket's send buffer at once: write now rather than wait for
     // the loop to report writability.

@@ -5,14 +5,20 @@
 // The contract with a loop is small: wait for readability while wants_read(), for writability
 // while wants_write(), call on_readable() / on_writable() when the socket is ready, and drop the
 // Connection (which closes its socket) once either returns Status::closed. A live connection
-// always wants one or the other, so a loop never forgets a client.
+// always wants one or the other, so a loop never forgets a client. The two limits come with
+// them: the Acceptor closes at once a client beyond --max-connections, and a loop that calls
+// close_idle_connections() every turn and waits no longer than its IdleSweep allows enforces
+// --idle-timeout.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "protocol/zen.hpp"
+#include "servers/architecture.hpp"
+#include "servers/limits.hpp"
 #include "servers/net.hpp"
 
 namespace archbench {
@@ -26,21 +32,30 @@ inline constexpr std::size_t kOutputBound = 1 << 20;
 // --reply-bytes 1000000 would be 16 GB of answers.
 std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_size);
 
+// A client that the Acceptor let in: its socket, and its place under --max-connections.
+struct AcceptedClient {
+    Socket socket;
+    Admission admission;
+    explicit operator bool() const { return static_cast<bool>(socket); }
+};
+
 // The listening side of an event loop. The listener is made non-blocking, so that accepting
 // "every waiting client" ends with EAGAIN instead of blocking the loop.
 class Acceptor {
 public:
-    explicit Acceptor(int listen_fd);
+    // `limit`: --max-connections, for this loop or for all the loops of a server.
+    Acceptor(int listen_fd, ConnectionLimit& limit);
 
     int fd() const { return listen_fd_; }
 
-    // The next waiting client, non-blocking and with TCP_NODELAY; an empty Socket once none is
-    // waiting, or when accept() failed for want of descriptors or memory. The client that
+    // The next waiting client, non-blocking and with TCP_NODELAY; an empty one once none is
+    // waiting, or when accept() failed for want of descriptors or memory. A client beyond
+    // --max-connections is closed at once, and the next one accepted. The client that
     // caused such a failure stays in the listen backlog, so the listener stays readable: a loop
     // that kept watching it would wake at once, fail again and spin at 100% CPU. Instead the
     // acceptor pauses, and the loop stops watching the listener until the pause is over
     // (connections already open close meanwhile and give descriptors back).
-    Socket accept_next();
+    AcceptedClient accept_next();
 
     bool paused() const { return std::chrono::steady_clock::now() < resume_at_; }
     // How long a loop may wait for readiness, in milliseconds: until the pause ends, or -1
@@ -49,6 +64,7 @@ public:
 
 private:
     int listen_fd_;
+    ConnectionLimit& limit_;
     std::chrono::steady_clock::time_point resume_at_{};
     bool told_of_pause_ = false;  // log a run of failures once, not ten times a second
 };
@@ -60,11 +76,13 @@ class Connection {
 public:
     enum class Status { open, closed };
 
-    Connection(Socket socket, const zen::Workload& workload);
+    Connection(AcceptedClient client, const ServerOptions& options);
 
     int fd() const { return socket_.fd(); }
     bool wants_read() const { return !input_ended_ && unsent() < kOutputBound; }
     bool wants_write() const { return unsent() > 0; }
+    // --idle-timeout: it completed no question in time, and the loop is to close it.
+    bool idle_expired(IdleClock::Clock::time_point now) const { return idle_.expired(now); }
 
     Status on_readable();
     Status on_writable() { return flush(); }
@@ -73,12 +91,29 @@ private:
     std::size_t unsent() const { return output_.size() - sent_; }
     Status flush();
 
+    Admission admission_;  // declared first, so given back once the socket is closed
     Socket socket_;
     zen::Conversation conversation_;
+    IdleClock idle_;
     std::size_t read_size_;  // bytes one read may take: its answers cannot pass the bound much
     std::string output_;     // answers; output_[0, sent_) have been sent
     std::size_t sent_ = 0;
     bool input_ended_ = false;  // EOF or an over-long question: send what is left, then close
 };
+
+// --idle-timeout for an event loop, called once a turn: when a sweep is due, closes (erases)
+// every connection of `connections`, a map, whose idle clock ran out. `connection_of` finds the
+// Connection in a map's value (epoll keeps it beside what it watches for). Off, it returns
+// without reading the clock.
+template <typename Connections, typename ConnectionOf = std::identity>
+void close_idle_connections(IdleSweep& sweep, Connections& connections,
+                            ConnectionOf connection_of = {}) {
+    if (!sweep.enabled()) return;
+    const auto now = IdleSweep::Clock::now();
+    if (!sweep.due(now)) return;
+    std::erase_if(connections, [&](const auto& entry) {
+        return std::invoke(connection_of, entry.second).idle_expired(now);
+    });
+}
 
 }  // namespace archbench

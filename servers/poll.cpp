@@ -32,9 +32,9 @@ using Connections = std::unordered_map<int, Connection>;
 
 static void accept_clients(Acceptor& acceptor, Connections& connections,
                            const ServerOptions& options) {
-    while (Socket client = acceptor.accept_next()) {
-        const int fd = client.fd();
-        connections.try_emplace(fd, std::move(client), options.workload);
+    while (AcceptedClient client = acceptor.accept_next()) {
+        const int fd = client.socket.fd();
+        connections.try_emplace(fd, std::move(client), options);
     }
 }
 
@@ -44,10 +44,13 @@ static short events_wanted(const Connection& connection) {
 }
 
 static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
-    Acceptor acceptor(listen_fd);
+    ConnectionLimit limit(options.max_connections);
+    Acceptor acceptor(listen_fd, limit);
+    IdleSweep idle_sweep(options.idle_timeout);
     Connections connections;
     std::vector<pollfd> waiting;  // keeps its capacity from turn to turn
     for (;;) {
+        close_idle_connections(idle_sweep, connections);  // --idle-timeout
         // poll() remembers nothing either: every turn lists again what to wait for, on every
         // socket. A negative descriptor is skipped by poll(), which keeps the listener's place.
         waiting.clear();
@@ -56,7 +59,8 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
         for (const auto& [fd, connection] : connections)
             waiting.push_back({fd, events_wanted(connection), 0});
 
-        if (poll(waiting.data(), waiting.size(), acceptor.wait_timeout_ms()) < 0) {
+        if (poll(waiting.data(), waiting.size(),
+                 idle_sweep.wait_timeout_ms(acceptor.wait_timeout_ms())) < 0) {
             if (errno == EINTR) continue;
             throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
         }

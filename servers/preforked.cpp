@@ -17,6 +17,10 @@
 // the backlog until one leaves. A process costs more than a thread (its own page tables and
 // heap, and a switch between address spaces), so N cannot grow as far. A child that crashes at
 // once, again and again, is replaced just as fast: Apache slows its respawns down; this does not.
+// --max-connections counts accepted clients over every child, in one ConnectionLimit in the
+// shared mapping (its counter is a lock-free atomic, which works across processes): N children
+// never hold more than N, so only a limit below N changes anything. Each child also marks there
+// whether it holds a place, so that the parent gives back the place of a child that died serving.
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +33,7 @@
 
 #include "servers/architecture.hpp"
 #include "servers/children.hpp"
+#include "servers/limits.hpp"
 #include "servers/net.hpp"
 #include "servers/workers.hpp"
 
@@ -36,29 +41,48 @@ namespace archbench {
 
 namespace {
 
+// What the children share with their parent, mapped before the first fork().
+struct Shared {
+    explicit Shared(const ServerOptions& options)
+        : limit(1, options.max_connections),
+          holds_place(options.processes),
+          accepted(options.processes) {}
+
+    SharedMemory<ConnectionLimit> limit;          // one: --max-connections, over every child
+    // Per worker: it holds a place in `limit`. Set after admit() and cleared before release(),
+    // so that a child killed in between leaks a place rather than have it given back twice.
+    SharedMemory<std::atomic<bool>> holds_place;
+    ConnectionCounters accepted;                  // per worker: clients served
+};
+
 // A child's whole life: the loop of `single`, until the parent's SIGTERM ends it.
 [[noreturn]] void child(int listen_fd, const ServerOptions& options, StopSignal& stop,
-                        std::atomic<std::uint64_t>& accepted) {
+                        Shared& shared, unsigned worker) {
+    ConnectionLimit& limit = *shared.limit;
     for (;;) {
         // `stop` is the child's copy of the parent's: it is never requested in here.
         Socket client(accept_client(listen_fd, stop));
         if (!client) _exit(0);  // forked while the stop was being requested
-        ++accepted;
+        if (!limit.admit()) continue;  // beyond --max-connections: closed at once
+        shared.holds_place[worker] = true;
+        ++shared.accepted[worker];
         serve_client_blocking(client.fd(), options);
+        shared.holds_place[worker] = false;
+        limit.release();
     }
 }
 
 void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
     const Socket sigchld = sigchld_descriptor();
-    ConnectionCounters accepted(options.processes);  // before fork(): the children share it
-    std::map<pid_t, unsigned> children;              // pid -> worker number
+    Shared shared(options);              // before fork(): the children share it
+    std::map<pid_t, unsigned> children;  // pid -> worker number
 
     auto start_worker = [&](unsigned worker) {
         const pid_t pid = fork_child();
         if (pid == 0) {
             close(stop.fd());  // the parent's descriptors; the listening socket is kept
             close(sigchld.fd());
-            child(listen_fd, options, stop, accepted[worker]);
+            child(listen_fd, options, stop, shared, worker);
         }
         if (pid < 0)
             std::fprintf(stderr, "preforked: fork failed: %s: worker %u not started\n",
@@ -76,6 +100,8 @@ void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
             if (found == children.end()) continue;
             const unsigned worker = found->second;
             children.erase(found);
+            // It died serving a client: the place it could not give back, the parent does.
+            if (shared.holds_place[worker].exchange(false)) shared.limit->release();
             if (stop.requested()) continue;  // Ctrl-C in a terminal reaches the children too
             std::fprintf(stderr, "preforked: worker %u (pid %d) died; starting another\n",
                          worker, static_cast<int>(pid));
@@ -85,7 +111,7 @@ void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
 
     for (const auto& [pid, worker] : children) kill(pid, SIGTERM);
     for (const auto& [pid, worker] : children) waitpid(pid, nullptr, 0);
-    accepted.report();
+    shared.accepted.report();
 }
 
 }  // namespace

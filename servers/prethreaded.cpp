@@ -15,17 +15,23 @@
 // but waits in the listen backlog until a worker is free, so N clients that connect and idle
 // deny service to all the others (the book's warning). N must be sized for the clients, not
 // for the cores, and every worker's stack is paid for whether it is busy or not.
+// --max-connections counts accepted clients, over all workers (a ConnectionLimit they share):
+// N workers never hold more than N, so only a limit below N changes anything; a client beyond it
+// is accepted and closed at once, and its worker accepts the next.
 #include "servers/architecture.hpp"
+#include "servers/limits.hpp"
 #include "servers/net.hpp"
 #include "servers/workers.hpp"
 
 namespace archbench {
 
 static void worker(int listen_fd, const ServerOptions& options, StopSignal& stop,
-                   std::atomic<std::uint64_t>& accepted) {
+                   ConnectionLimit& limit, std::atomic<std::uint64_t>& accepted) {
     for (;;) {
         Socket client(accept_client(listen_fd, stop));  // the same socket in every worker
         if (!client) return;
+        Admission admission(limit);
+        if (!admission) continue;  // beyond --max-connections: closed at once
         ++accepted;
         ShutdownOnStop wake_recv(stop, client.fd());
         serve_client_blocking(client.fd(), options);
@@ -34,9 +40,10 @@ static void worker(int listen_fd, const ServerOptions& options, StopSignal& stop
 
 static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
     ShutdownOnStop wake_accept(stop, listen_fd);  // wakes every worker blocked in accept()
+    ConnectionLimit limit(options.max_connections);  // one for all the workers
     ConnectionCounters accepted(options.threads);
     run_worker_threads(options.threads, stop, [&](unsigned index) {
-        worker(listen_fd, options, stop, accepted[index]);
+        worker(listen_fd, options, stop, limit, accepted[index]);
     });
     accepted.report();
 }

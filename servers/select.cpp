@@ -37,24 +37,27 @@ using Connections = std::unordered_map<int, Connection>;
 static void accept_clients(Acceptor& acceptor, Connections& connections,
                            const ServerOptions& options) {
     static std::size_t refused = 0;  // for the whole process: logs one refusal in a hundred
-    while (Socket client = acceptor.accept_next()) {
-        const int fd = client.fd();
+    while (AcceptedClient client = acceptor.accept_next()) {
+        const int fd = client.socket.fd();
         if (fd >= FD_SETSIZE) {  // it cannot be waited for: close it now, and keep serving
             if (++refused % 100 == 1)
                 std::fprintf(stderr, "select: descriptor %d is beyond FD_SETSIZE (%d): "
                              "connection closed (%zu so far)\n", fd, FD_SETSIZE, refused);
             continue;
         }
-        connections.try_emplace(fd, std::move(client), options.workload);
+        connections.try_emplace(fd, std::move(client), options);
     }
 }
 
 static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
     if (listen_fd >= FD_SETSIZE || stop.fd() >= FD_SETSIZE)
         throw std::runtime_error("select: listener or stop descriptor beyond FD_SETSIZE");
-    Acceptor acceptor(listen_fd);
+    ConnectionLimit limit(options.max_connections);
+    Acceptor acceptor(listen_fd, limit);
+    IdleSweep idle_sweep(options.idle_timeout);
     Connections connections;
     for (;;) {
+        close_idle_connections(idle_sweep, connections);  // --idle-timeout
         // select() remembers nothing: every turn says again what to wait for, on every socket.
         fd_set readable, writable;
         FD_ZERO(&readable);
@@ -71,7 +74,7 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
             highest_fd = std::max(highest_fd, fd);
         }
 
-        const int timeout_ms = acceptor.wait_timeout_ms();
+        const int timeout_ms = idle_sweep.wait_timeout_ms(acceptor.wait_timeout_ms());
         timeval timeout{timeout_ms / 1000, timeout_ms % 1000 * 1000};
         if (select(highest_fd + 1, &readable, &writable, nullptr,
                    timeout_ms < 0 ? nullptr : &timeout) < 0) {

@@ -6,7 +6,9 @@
 // every other architecture is measured against.
 // Where it breaks: it serves one client at a time. Every other client waits in the listen
 // backlog, so one slow or idle client starves them all, and throughput cannot grow with
-// connections. The book: "easy to deny service".
+// connections. The book: "easy to deny service". --idle-timeout bounds the damage: a client
+// that completes no question within it is let go, and the next one is served. (With one client
+// open at a time, any --max-connections is met by construction.)
 #include "servers/architecture.hpp"
 #include "servers/net.hpp"
 

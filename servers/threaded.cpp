@@ -6,7 +6,9 @@
 // blocks only its own thread, and the kernel spreads the threads over every core.
 // Where it breaks: a thread per client costs a stack, a creation and a context switch per
 // request; with thousands of clients the scheduler, not the service, is the work. Unbounded, it
-// lets clients "bring the server to its knees" by connecting and idling.
+// lets clients "bring the server to its knees" by connecting and idling: hence a default
+// --max-connections of 4096 (a client beyond it is accepted and closed at once, before any
+// thread is made for it), and --idle-timeout to let idle clients go.
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -14,6 +16,7 @@
 #include <thread>
 
 #include "servers/architecture.hpp"
+#include "servers/limits.hpp"
 #include "servers/net.hpp"
 
 namespace archbench {
@@ -43,26 +46,30 @@ private:
     int count_ = 0;
 };
 
-void client_thread(Socket client, const ServerOptions& options, StopSignal& stop,
-                   LiveThreads& live) {
+void client_thread(Admission admission, Socket client, const ServerOptions& options,
+                   StopSignal& stop, LiveThreads& live) {
     {
         ShutdownOnStop wake_recv(stop, client.fd());
         serve_client_blocking(client.fd(), options);
     }
     client.reset();
+    admission = Admission();  // the client's place under --max-connections, given back
     live.finished();  // the last touch of shared state: serve() may return after it
 }
 
 void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
     ShutdownOnStop wake_accept(stop, listen_fd);
+    ConnectionLimit limit(options.max_connections);
     LiveThreads live;
     for (;;) {
         Socket client(accept_client(listen_fd, stop));
         if (!client) break;
+        Admission admission(limit);
+        if (!admission) continue;  // beyond --max-connections: closed at once, no thread made
         live.started();
         try {
-            std::thread(client_thread, std::move(client), std::cref(options), std::ref(stop),
-                        std::ref(live))
+            std::thread(client_thread, std::move(admission), std::move(client), std::cref(options),
+                        std::ref(stop), std::ref(live))
                 .detach();
         } catch (const std::system_error& error) {
             // Out of threads (or memory for a stack): this client is refused, the rest go on.
@@ -78,7 +85,10 @@ void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
 extern const Architecture threaded_architecture{
     .name = "threaded",
     .description = "one thread per connection: accept, then a new thread serves the client",
-    .traits = {.concurrent = true, .process_based = false, .connection_limit = 0},
+    .traits = {.concurrent = true,
+               .process_based = false,
+               .connection_limit = 0,
+               .default_max_connections = 4096},
     .serve = serve,
 };
 

@@ -27,19 +27,18 @@ void report_worker_connections(std::span<const std::uint64_t> connections_per_wo
     std::fprintf(stderr, "%s\n", line.c_str());
 }
 
-ConnectionCounters::ConnectionCounters(std::size_t workers) : workers_(workers) {
-    void* mapping = mmap(nullptr, workers * sizeof(Slot), PROT_READ | PROT_WRITE,
-                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+void* map_shared_memory(std::size_t bytes) {
+    void* mapping = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mapping == MAP_FAILED)
         throw std::runtime_error(std::string("mmap: ") + std::strerror(errno));
-    slots_ = new (mapping) Slot[workers];  // the mapping is page-aligned, so each slot is too
+    return mapping;
 }
 
-ConnectionCounters::~ConnectionCounters() { munmap(slots_, workers_ * sizeof(Slot)); }
+void unmap_shared_memory(void* memory, std::size_t bytes) { munmap(memory, bytes); }
 
 void ConnectionCounters::report() const {
     std::vector<std::uint64_t> counts;
-    for (std::size_t worker = 0; worker < workers_; ++worker)
+    for (std::size_t worker = 0; worker < slots_.size(); ++worker)
         counts.push_back(slots_[worker].accepted.load());
     report_worker_connections(counts);
 }

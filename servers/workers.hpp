@@ -8,26 +8,56 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <new>
 #include <span>
+#include <utility>
 
 namespace archbench {
 
 class StopSignal;
 
+// An anonymous shared mapping of `bytes` (throws std::runtime_error), and its end.
+void* map_shared_memory(std::size_t bytes);
+void unmap_shared_memory(void* memory, std::size_t bytes);
+
+// `count` objects of type T in an anonymous shared mapping: threads share them as any memory,
+// and children forked after it was made share them with their parent. Lock-free atomics work
+// across processes, since they are plain instructions on the shared page.
+template <typename T>
+class SharedMemory {
+public:
+    template <typename... Args>
+    explicit SharedMemory(std::size_t count, const Args&... args)
+        : objects_(static_cast<T*>(map_shared_memory(count * sizeof(T)))), count_(count) {
+        for (std::size_t i = 0; i < count_; ++i) new (&objects_[i]) T(args...);
+    }
+    ~SharedMemory() {
+        for (std::size_t i = 0; i < count_; ++i) objects_[i].~T();
+        unmap_shared_memory(objects_, count_ * sizeof(T));
+    }
+    SharedMemory(const SharedMemory&) = delete;
+    SharedMemory& operator=(const SharedMemory&) = delete;
+
+    T& operator*() { return objects_[0]; }  // the first, for a mapping of one
+    T* operator->() { return objects_; }
+    T& operator[](std::size_t i) { return objects_[i]; }
+    const T& operator[](std::size_t i) const { return objects_[i]; }
+    std::size_t size() const { return count_; }
+
+private:
+    T* objects_;  // the mapping is page-aligned, so each object is aligned as it asks
+    std::size_t count_;
+};
+
 // Prints one line to stderr at exit: "worker_connections N0 N1 ...", the number of connections
 // each worker accepted, in worker order.
 void report_worker_connections(std::span<const std::uint64_t> connections_per_worker);
 
-// One counter of accepted connections per worker, in an anonymous shared mapping: threads share
-// it as any memory, and children forked after it was made share it with their parent, which
-// can then report what they counted. Lock-free atomics work across processes, since they are
-// plain instructions on the shared page.
+// One counter of accepted connections per worker, in shared memory: children forked after it
+// was made count in it, and their parent can then report what they counted.
 class ConnectionCounters {
 public:
-    explicit ConnectionCounters(std::size_t workers);
-    ~ConnectionCounters();
-    ConnectionCounters(const ConnectionCounters&) = delete;
-    ConnectionCounters& operator=(const ConnectionCounters&) = delete;
+    explicit ConnectionCounters(std::size_t workers) : slots_(workers) {}
 
     std::atomic<std::uint64_t>& operator[](std::size_t worker) { return slots_[worker].accepted; }
     void report() const;  // report_worker_connections() of every worker
@@ -39,8 +69,7 @@ private:
     };
     static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
-    Slot* slots_;
-    std::size_t workers_;
+    SharedMemory<Slot> slots_;
 };
 
 // Runs worker(0) ... worker(count - 1), each on a thread of its own, and returns once all of

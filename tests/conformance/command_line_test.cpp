@@ -45,7 +45,8 @@ TEST(CommandLine, HelpExitsZeroAndNamesEveryFlag) {
     const CommandResult result = run_server_command({"--help"});
     EXPECT_EQ(result.exit_code, 0);
     for (const char* flag : {"--arch", "--host", "--port", "--threads", "--processes", "--work-us",
-                             "--sleep-us", "--reply-bytes", "--max-request", "--list", "--help"})
+                             "--sleep-us", "--reply-bytes", "--max-request", "--idle-timeout",
+                             "--max-connections", "--list", "--help"})
         EXPECT_NE(result.out.find(flag), std::string::npos) << flag;
 }
 
@@ -79,6 +80,26 @@ TEST(CommandLine, ZeroThreadsIsAOneLineErrorWithExit2) {
 
 TEST(CommandLine, FlagWithoutItsValueIsAOneLineErrorWithExit2) {
     expect_usage_error({"--arch", "single", "--reply-bytes"}, "--reply-bytes");
+}
+
+TEST(CommandLine, NegativeIdleTimeoutIsAOneLineErrorWithExit2) {
+    expect_usage_error({"--arch", "single", "--idle-timeout", "-1"}, "--idle-timeout");
+}
+
+TEST(CommandLine, NonNumericIdleTimeoutIsAOneLineErrorWithExit2) {
+    expect_usage_error({"--arch", "single", "--idle-timeout", "soon"}, "--idle-timeout");
+}
+
+TEST(CommandLine, IdleTimeoutBeyondADayIsAOneLineErrorWithExit2) {
+    expect_usage_error({"--arch", "single", "--idle-timeout", "1e9"}, "--idle-timeout");
+}
+
+TEST(CommandLine, NegativeMaxConnectionsIsAOneLineErrorWithExit2) {
+    expect_usage_error({"--arch", "threaded", "--max-connections", "-3"}, "--max-connections");
+}
+
+TEST(CommandLine, NonNumericMaxConnectionsIsAOneLineErrorWithExit2) {
+    expect_usage_error({"--arch", "threaded", "--max-connections", "many"}, "--max-connections");
 }
 
 TEST(CommandLine, BusyPortIsAOneLineErrorWithExit1) {

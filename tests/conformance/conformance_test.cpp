@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "protocol/zen.hpp"
-#include "tests/support/architectures.hpp"
+#include "tests/support/architecture_test.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/server_process.hpp"
 
@@ -29,21 +29,7 @@ std::vector<const Architecture*> architectures_where(bool (*keep)(const Architec
     return kept;
 }
 
-class Conformance : public ::testing::TestWithParam<const Architecture*> {
-protected:
-    // An architecture this machine refuses (io-uring where the kernel forbids io_uring) is
-    // reported as skipped, with the kernel's reason, not as passed.
-    void SetUp() override {
-        if (const std::string reason = unavailable_reason(*GetParam()); !reason.empty())
-            GTEST_SKIP() << reason;
-    }
-
-    ServerProcess start(std::vector<std::string> extra = {}) {
-        std::vector<std::string> args = {"--arch", std::string(GetParam()->name)};
-        args.insert(args.end(), extra.begin(), extra.end());
-        return ServerProcess(args);
-    }
-};
+class Conformance : public ArchitectureTest {};
 
 using std::chrono::steady_clock;
 

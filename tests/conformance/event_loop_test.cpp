@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "protocol/zen.hpp"
-#include "tests/support/architectures.hpp"
+#include "tests/support/architecture_test.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/server_process.hpp"
 
@@ -31,19 +31,7 @@ long resident_kib(pid_t pid) {
     return -1;
 }
 
-class EventLoop : public ::testing::TestWithParam<const Architecture*> {
-protected:
-    void SetUp() override {  // as in conformance_test.cpp
-        if (const std::string reason = unavailable_reason(*GetParam()); !reason.empty())
-            GTEST_SKIP() << reason;
-    }
-
-    ServerProcess start(std::vector<std::string> extra) {
-        std::vector<std::string> args = {"--arch", std::string(GetParam()->name)};
-        args.insert(args.end(), extra.begin(), extra.end());
-        return ServerProcess(args);
-    }
-};
+class EventLoop : public ArchitectureTest {};
 
 }  // namespace
 
