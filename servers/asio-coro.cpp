@@ -31,11 +31,12 @@ namespace {
 awaitable<void> session(tcp::socket socket, const zen::Workload& workload) {
     zen::Conversation conversation(workload);
     std::array<char, 16 * 1024> input;
+    const std::size_t read_size = bounded_read_size(workload, input.size());  // as in Session
     std::string output;
     for (;;) {
         error_code ec;
         const std::size_t length = co_await socket.async_read_some(
-            asio::buffer(input), redirect_error(use_awaitable, ec));
+            asio::buffer(input.data(), read_size), redirect_error(use_awaitable, ec));
         if (ec) co_return;  // EOF or reset
         // The workload (--work-us, --sleep-us) runs right here, on the loop's only thread.
         const zen::FrameStatus status = conversation.on_input({input.data(), length}, output);

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "protocol/zen.hpp"
+#include "servers/net.hpp"
 #include "servers/stop.hpp"
 
 namespace archbench::asio_common {
@@ -31,14 +32,17 @@ using boost::system::error_code;
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(tcp::socket socket, const zen::Workload& workload)
-        : socket_(std::move(socket)), conversation_(workload) {}
+        : socket_(std::move(socket)),
+          conversation_(workload),
+          read_size_(bounded_read_size(workload, input_.size())) {}
 
     void start() { do_read(); }
 
 private:
     void do_read() {
         auto self(shared_from_this());
-        socket_.async_read_some(asio::buffer(input_), [this, self](error_code ec, std::size_t length) {
+        socket_.async_read_some(asio::buffer(input_.data(), read_size_),
+                                [this, self](error_code ec, std::size_t length) {
             if (ec) return;  // EOF or reset: nothing more is pending, the session is let go
             // The workload (--work-us, --sleep-us) runs right here, on the thread of the
             // io_context that the socket belongs to.
@@ -66,6 +70,9 @@ private:
     tcp::socket socket_;
     zen::Conversation conversation_;
     std::array<char, 16 * 1024> input_;
+    // Bytes one read may take, so that its answers cannot pass about 1 MiB (bounded_read_size,
+    // servers/net.hpp): 16 kB of questions padded by --reply-bytes 1000000 are 700 MB.
+    std::size_t read_size_;
     std::string output_;  // the answers to one read's questions, kept whole until written
 };
 

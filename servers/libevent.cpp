@@ -146,6 +146,10 @@ static void accept_cb(evconnlistener* /*listener*/, evutil_socket_t fd, sockaddr
         close(fd);
         return;
     }
+    // One read's answers stay under about 1 MiB (bounded_read_size, servers/net.hpp):
+    // read_cb answers all it is given, and 16 kB of questions padded by --reply-bytes 1000000
+    // would be 700 MB.
+    bufferevent_set_max_single_read(bev, bounded_read_size(server.workload, 16 * 1024));
     Connection& connection = server.connections.try_emplace(bev, server, bev, server.workload)
                                  .first->second;
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, &connection);

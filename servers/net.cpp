@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -130,12 +131,23 @@ void discard_unread_input(int fd) {
     }
 }
 
+// Each byte read can end at most one question, and each answer is at most `longest_answer` bytes
+// long, so the answers to one read of this size add at most kOutputBound bytes to the output.
+std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_size) {
+    const std::size_t longest_answer =
+        std::max({workload.reply_bytes, zen::kUnknownAnswer.size(), zen::kTooLongAnswer.size()});
+    return std::clamp<std::size_t>(kOutputBound / longest_answer, 1, buffer_size);
+}
+
 void serve_client_blocking(int fd, const ServerOptions& options) {
     zen::Conversation conversation(options.workload);
     std::array<char, 16 * 1024> input;
+    // One read's answers are built whole before they are sent: the read is sized so that they
+    // stay under about 1 MiB (16 kB of questions padded by --reply-bytes 1000000 would be 700 MB).
+    const std::size_t read_size = bounded_read_size(options.workload, input.size());
     std::string output;
     for (;;) {
-        const ssize_t received = recv(fd, input.data(), input.size(), 0);
+        const ssize_t received = recv(fd, input.data(), read_size, 0);
         if (received < 0 && errno == EINTR) continue;
         if (received <= 0) return;  // EOF, reset, or shut down by a stop
         const zen::FrameStatus status =

@@ -2,6 +2,7 @@
 // the blocking calls that the blocking servers make the same way.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,8 +10,20 @@
 
 namespace archbench {
 
+namespace zen {
+struct Workload;
+}
 class StopSignal;
 struct ServerOptions;
+
+// Output waiting for a client beyond this many bytes stops reading from it until it drains: a
+// client that sends questions but never reads its answers costs a bounded amount of memory.
+inline constexpr std::size_t kOutputBound = 1 << 20;
+
+// How many bytes one read may take, at most `buffer_size`, so that the answers to it cannot
+// pass kOutputBound by much: every server answers a whole read before it reads again. Without
+// it, 16 kB of one-byte questions padded by --reply-bytes 1000000 would be 16 GB of answers.
+std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_size);
 
 // Owns one descriptor and closes it once.
 class Socket {

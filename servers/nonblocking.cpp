@@ -49,14 +49,6 @@ int Acceptor::wait_timeout_ms() const {
 // is kept by its Conversation, so nothing needs to stay here between reads.
 thread_local std::array<char, 16 * 1024> input_buffer;
 
-// Each byte read can end at most one question, and each answer is at most `longest_answer` bytes
-// long, so the answers to one read of this size add at most kOutputBound bytes to the output.
-std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_size) {
-    const std::size_t longest_answer =
-        std::max({workload.reply_bytes, zen::kUnknownAnswer.size(), zen::kTooLongAnswer.size()});
-    return std::clamp<std::size_t>(kOutputBound / longest_answer, 1, buffer_size);
-}
-
 Connection::Connection(Socket socket, const zen::Workload& workload)
     : socket_(std::move(socket)),
       conversation_(workload),

@@ -17,15 +17,6 @@
 
 namespace archbench {
 
-// Output waiting for a client beyond this many bytes stops reading from it until it drains: a
-// client that sends questions but never reads its answers costs a bounded amount of memory.
-inline constexpr std::size_t kOutputBound = 1 << 20;
-
-// How many bytes one read may take, at most `buffer_size`, so that the answers to it cannot
-// pass kOutputBound by much. Without it, 16 kB of one-byte questions padded by
-// --reply-bytes 1000000 would be 16 GB of answers.
-std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_size);
-
 // The listening side of an event loop. The listener is made non-blocking, so that accepting
 // "every waiting client" ends with EAGAIN instead of blocking the loop.
 class Acceptor {
