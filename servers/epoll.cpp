@@ -64,10 +64,16 @@ static void accept_clients(Acceptor& acceptor, Connections& connections, int epo
     }
 }
 
-void run_epoll_loop(int listen_fd, const ServerOptions& options, StopSignal& stop,
-                    std::atomic<std::uint64_t>* accepted) {
+Socket new_epoll_set() {
     Socket epoll(epoll_create1(EPOLL_CLOEXEC));
-    if (!epoll || !watch(epoll.fd(), EPOLL_CTL_ADD, stop.fd(), EPOLLIN))
+    if (!epoll) throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
+    return epoll;
+}
+
+void run_epoll_loop(int listen_fd, const ServerOptions& options, StopSignal& stop,
+                    std::atomic<std::uint64_t>* accepted, Socket epoll) {
+    if (!epoll) epoll = new_epoll_set();
+    if (!watch(epoll.fd(), EPOLL_CTL_ADD, stop.fd(), EPOLLIN))
         throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
     Acceptor acceptor(listen_fd);
     bool watching_listener = false;
