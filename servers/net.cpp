@@ -89,6 +89,7 @@ void set_nonblocking(int fd) {
 
 int accept_client(int listen_fd, StopSignal& stop) {
     bool told_out_of_descriptors = false;
+    std::chrono::milliseconds pause{10};
     while (!stop.requested()) {
         const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -98,11 +99,15 @@ int accept_client(int listen_fd, StopSignal& stop) {
         }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             // Out of descriptors or memory: a pending client stays in the backlog until one is
-            // freed. Retrying at once would spin at 100% CPU.
+            // freed. Retrying at once would spin at 100% CPU. The pause grows to 100 ms while
+            // it lasts: a pool of 200 workers retrying every 10 ms would wake 20000 times a
+            // second, a busy loop of its own.
             if (!told_out_of_descriptors)
-                std::fprintf(stderr, "accept: %s; retrying every 10 ms\n", std::strerror(errno));
+                std::fprintf(stderr, "accept: %s; retrying every 10 to 100 ms\n",
+                             std::strerror(errno));
             told_out_of_descriptors = true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            std::this_thread::sleep_for(pause);
+            pause = std::min(2 * pause, std::chrono::milliseconds(100));
         }
         // EINTR, ECONNABORTED and friends concern one attempt; EINVAL after a stop ends the loop.
     }
