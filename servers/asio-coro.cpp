@@ -44,7 +44,11 @@ awaitable<void> session(tcp::socket socket, const zen::Workload& workload) {
         // Nothing is read until the answers are written: a client that does not read them
         // stops being read from.
         co_await asio::async_write(socket, asio::buffer(output), redirect_error(use_awaitable, ec));
-        if (ec || status == zen::FrameStatus::too_long) co_return;  // after too_long: close
+        if (ec) co_return;
+        if (status == zen::FrameStatus::too_long) {  // the refusal is sent: the socket lingers
+            close_lingering(socket.release(ec));
+            co_return;
+        }
         output.clear();
     }
 }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "protocol/zen.hpp"
+#include "servers/linger.hpp"
 #include "servers/net.hpp"
 #include "servers/stop.hpp"
 
@@ -60,8 +61,10 @@ private:
         auto self(shared_from_this());
         asio::async_write(socket_, asio::buffer(output_),
                           [this, self, status](error_code ec, std::size_t /*length*/) {
-                              // After an over-long question, the refusal is now sent: close.
-                              if (ec || status == zen::FrameStatus::too_long) return;
+                              if (ec) return;
+                              // After an over-long question, the refusal is now sent.
+                              if (status == zen::FrameStatus::too_long)
+                                  return close_lingering(socket_.release(ec));
                               output_.clear();
                               do_read();
                           });

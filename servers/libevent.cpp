@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 #include "servers/architecture.hpp"
+#include "servers/linger.hpp"
 #include "servers/net.hpp"
 
 namespace archbench {
@@ -54,6 +55,7 @@ struct Connection {
     zen::Conversation conversation;
     std::string answers;   // what one read_cb answers, then copied into the output buffer
     bool closing = false;  // close as soon as the output buffer is flushed
+    bool refused = false;  // an over-long question: the close lingers (servers/linger.hpp)
 };
 
 struct Server {
@@ -83,7 +85,13 @@ struct Server {
 }  // namespace
 
 static void close_connection(Connection& connection) {
+    evutil_socket_t lingering = -1;
+    if (connection.refused) {  // the socket outlives its bufferevent, to linger
+        lingering = bufferevent_getfd(connection.bev);
+        bufferevent_setfd(connection.bev, -1);  // freeing the bufferevent then closes nothing
+    }
     connection.server.connections.erase(connection.bev);
+    if (lingering >= 0) close_lingering(lingering);
 }
 
 // Nothing more is read; what the client is owed is sent, then the connection is closed.
@@ -111,6 +119,7 @@ static void read_cb(bufferevent* bev, void* ctx) {
         connection.answers.clear();  // keeps its storage: no allocation per request
     }
     if (status == zen::FrameStatus::too_long) {
+        connection.refused = true;
         close_after_flush(connection);  // the refusal goes out first
         return;
     }

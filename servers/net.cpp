@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "servers/architecture.hpp"
+#include "servers/linger.hpp"
 
 namespace archbench {
 
@@ -159,7 +160,14 @@ void serve_client_blocking(int fd, const ServerOptions& options) {
             conversation.on_input({input.data(), static_cast<std::size_t>(received)}, output);
         if (!send_all(fd, output)) return;
         output.clear();
-        if (status == zen::FrameStatus::too_long) return;
+        if (status == zen::FrameStatus::too_long) {
+            // The caller closes `fd`; a duplicate lingers on, so that the refusal arrives whole.
+            if (const int lingering = fcntl(fd, F_DUPFD_CLOEXEC, 0); lingering >= 0)
+                close_lingering(lingering);
+            else
+                discard_unread_input(fd);  // out of descriptors: the best that can be done now
+            return;
+        }
     }
 }
 

@@ -77,14 +77,14 @@ int accept_client(int listen_fd, StopSignal& stop);
 bool send_all(int fd, std::string_view bytes);
 
 // close() on a socket with unread input sends a reset, not a FIN, and a reset makes the kernel
-// drop answer bytes not yet delivered. After an over-long question the client's remaining bytes
-// are unread: reading away (without blocking) what has arrived lets the close be an orderly one
-// whenever the client has stopped sending. (A full "lingering close" would wait for the client's
-// EOF, which needs a timer per connection; a client still sending after this gets its reset.)
+// drop answer bytes not yet delivered. Reading away (without blocking) what has arrived lets the
+// close be an orderly one whenever the client has stopped sending. (close_lingering(),
+// servers/linger.hpp, also waits for what the client is still sending; this is its fallback.)
 void discard_unread_input(int fd);
 
 // Stevens' web_child(): serves one client on a blocking socket until it leaves, sends an
-// over-long question, or the socket is shut down. Shared by every blocking architecture.
+// over-long question (its socket then lingers, see servers/linger.hpp), or the socket is shut
+// down. Shared by every blocking architecture.
 void serve_client_blocking(int fd, const ServerOptions& options);
 
 }  // namespace archbench

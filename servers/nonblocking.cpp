@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "servers/linger.hpp"
+
 namespace archbench {
 
 using std::chrono::steady_clock;
@@ -67,7 +69,7 @@ Connection::Status Connection::on_readable() {
         // The workload's --work-us and --sleep-us are spent in here, on the loop's only thread.
         const zen::FrameStatus status = conversation_.on_input(
             {input_buffer.data(), static_cast<std::size_t>(received)}, output_);
-        if (status == zen::FrameStatus::too_long) input_ended_ = true;
+        if (status == zen::FrameStatus::too_long) input_ended_ = refused_ = true;
     }
     // Most answers fit into the socket's send buffer at once: write now rather than wait for
     // the loop to report writability.
@@ -87,7 +89,12 @@ Connection::Status Connection::flush() {
     output_.clear();  // keeps its capacity: no allocation per answer once warm
     sent_ = 0;
     if (!input_ended_) return Status::open;
-    discard_unread_input(fd());  // so that the close is not a reset that loses the answers
+    // After a refusal the client may still be sending: a plain close would be a reset that
+    // loses the answers still on their way, so the socket lingers.
+    if (refused_)
+        close_lingering(socket_.release());
+    else
+        discard_unread_input(fd());  // so that the close is not a reset that loses the answers
     return Status::closed;
 }
 

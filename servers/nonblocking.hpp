@@ -46,7 +46,9 @@ private:
 
 // One client of an event loop: the non-blocking form of serve_client_blocking(). It reads what
 // has arrived, lets the Conversation answer, and writes what the socket takes now; the rest
-// waits in its output buffer for the next writability.
+// waits in its output buffer for the next writability. After refusing an over-long question
+// it hands its socket to close_lingering() (servers/linger.hpp) and fd() is then -1: a loop that
+// registered the socket with epoll must forget it then, since the socket stays open.
 class Connection {
 public:
     enum class Status { open, closed };
@@ -70,6 +72,7 @@ private:
     std::string output_;     // answers; output_[0, sent_) have been sent
     std::size_t sent_ = 0;
     bool input_ended_ = false;  // EOF or an over-long question: send what is left, then close
+    bool refused_ = false;      // an over-long question: the socket lingers (servers/linger.hpp)
 };
 
 }  // namespace archbench
