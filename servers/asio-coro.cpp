@@ -34,11 +34,12 @@ awaitable<void> session(tcp::socket socket, const ServerOptions& options,
     zen::Conversation conversation(options.workload);
     IdleTimer idle_timer(socket, options.idle_timeout);  // closes the socket: the read then fails
     std::array<char, 16 * 1024> input;
+    const std::size_t read_size = bounded_read_size(options.workload, input.size());  // as in Session
     std::string output;
     for (;;) {
         error_code ec;
         const std::size_t length = co_await socket.async_read_some(
-            asio::buffer(input), redirect_error(use_awaitable, ec));
+            asio::buffer(input.data(), read_size), redirect_error(use_awaitable, ec));
         if (ec) co_return;  // EOF or reset
         // The workload (--work-us, --sleep-us) runs right here, on the loop's only thread.
         const zen::FrameStatus status = conversation.on_input({input.data(), length}, output);
@@ -47,7 +48,11 @@ awaitable<void> session(tcp::socket socket, const ServerOptions& options,
         // Nothing is read until the answers are written: a client that does not read them
         // stops being read from.
         co_await asio::async_write(socket, asio::buffer(output), redirect_error(use_awaitable, ec));
-        if (ec || status == zen::FrameStatus::too_long) co_return;  // after too_long: close
+        if (ec) co_return;
+        if (status == zen::FrameStatus::too_long) {  // the refusal is sent: the socket lingers
+            close_lingering(socket.release(ec));
+            co_return;
+        }
         output.clear();
     }
 }

@@ -19,6 +19,8 @@
 #include "protocol/zen.hpp"
 #include "servers/architecture.hpp"
 #include "servers/limits.hpp"
+#include "servers/linger.hpp"
+#include "servers/net.hpp"
 #include "servers/stop.hpp"
 
 namespace archbench::asio_common {
@@ -84,14 +86,16 @@ public:
         : admission_(std::move(admission)),
           socket_(std::move(socket)),
           conversation_(options.workload),
-          idle_timer_(socket_, options.idle_timeout) {}
+          idle_timer_(socket_, options.idle_timeout),
+          read_size_(bounded_read_size(options.workload, input_.size())) {}
 
     void start() { do_read(); }
 
 private:
     void do_read() {
         auto self(shared_from_this());
-        socket_.async_read_some(asio::buffer(input_), [this, self](error_code ec, std::size_t length) {
+        socket_.async_read_some(asio::buffer(input_.data(), read_size_),
+                                [this, self](error_code ec, std::size_t length) {
             if (ec) return;  // EOF or reset: nothing more is pending, the session is let go
             // The workload (--work-us, --sleep-us) runs right here, on the thread of the
             // io_context that the socket belongs to.
@@ -110,8 +114,10 @@ private:
         auto self(shared_from_this());
         asio::async_write(socket_, asio::buffer(output_),
                           [this, self, status](error_code ec, std::size_t /*length*/) {
-                              // After an over-long question, the refusal is now sent: close.
-                              if (ec || status == zen::FrameStatus::too_long) return;
+                              if (ec) return;
+                              // After an over-long question, the refusal is now sent.
+                              if (status == zen::FrameStatus::too_long)
+                                  return close_lingering(socket_.release(ec));
                               output_.clear();
                               do_read();
                           });
@@ -122,6 +128,9 @@ private:
     zen::Conversation conversation_;
     IdleTimer idle_timer_;
     std::array<char, 16 * 1024> input_;
+    // Bytes one read may take, so that its answers cannot pass about 1 MiB (bounded_read_size,
+    // servers/net.hpp): 16 kB of questions padded by --reply-bytes 1000000 are 700 MB.
+    std::size_t read_size_;
     std::string output_;  // the answers to one read's questions, kept whole until written
 };
 

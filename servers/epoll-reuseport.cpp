@@ -33,10 +33,16 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
     for (unsigned worker = 1; worker < options.threads; ++worker)
         listeners.push_back(listen_again(listen_fd));
     ConnectionLimit limit(options.max_connections);  // one for all the loops
+    // Every epoll set is made before any worker accepts: a worker that accepted a flood of
+    // clients first could otherwise leave another without a descriptor for its own.
+    std::vector<Socket> epoll_sets;
+    for (unsigned worker = 0; worker < options.threads; ++worker)
+        epoll_sets.push_back(new_epoll_set());
     ConnectionCounters accepted(options.threads);
     run_worker_threads(options.threads, stop, [&](unsigned worker) {
         const int own_listener = worker == 0 ? listen_fd : listeners[worker - 1].fd();
-        run_epoll_loop(own_listener, options, stop, limit, &accepted[worker]);
+        run_epoll_loop(own_listener, options, stop, limit, &accepted[worker],
+                       std::move(epoll_sets[worker]));
     });
     accepted.report();
 }

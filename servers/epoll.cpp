@@ -64,10 +64,16 @@ static void accept_clients(Acceptor& acceptor, Connections& connections, int epo
     }
 }
 
-void run_epoll_loop(int listen_fd, const ServerOptions& options, StopSignal& stop,
-                    ConnectionLimit& limit, std::atomic<std::uint64_t>* accepted) {
+Socket new_epoll_set() {
     Socket epoll(epoll_create1(EPOLL_CLOEXEC));
-    if (!epoll || !watch(epoll.fd(), EPOLL_CTL_ADD, stop.fd(), EPOLLIN))
+    if (!epoll) throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
+    return epoll;
+}
+
+void run_epoll_loop(int listen_fd, const ServerOptions& options, StopSignal& stop,
+                    ConnectionLimit& limit, std::atomic<std::uint64_t>* accepted, Socket epoll) {
+    if (!epoll) epoll = new_epoll_set();
+    if (!watch(epoll.fd(), EPOLL_CTL_ADD, stop.fd(), EPOLLIN))
         throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
     Acceptor acceptor(listen_fd, limit);
     IdleSweep idle_sweep(options.idle_timeout);
@@ -106,8 +112,10 @@ void run_epoll_loop(int listen_fd, const ServerOptions& options, StopSignal& sto
                 status = connection.on_readable();
             if (status == Connection::Status::open && (event.events & EPOLLOUT))
                 status = connection.on_writable();
-            // close() takes a socket out of epoll by itself.
+            // close() takes a socket out of epoll by itself; a socket handed on to linger
+            // (Connection::fd() is then -1) stays open, and must be taken out here.
             if (status == Connection::Status::closed) {
+                if (connection.fd() < 0) epoll_ctl(epoll.fd(), EPOLL_CTL_DEL, fd, nullptr);
                 connections.erase(it);
                 continue;
             }

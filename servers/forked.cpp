@@ -28,6 +28,7 @@
 #include "servers/architecture.hpp"
 #include "servers/children.hpp"
 #include "servers/limits.hpp"
+#include "servers/linger.hpp"
 #include "servers/net.hpp"
 
 namespace archbench {
@@ -38,6 +39,7 @@ namespace {
                         const ServerOptions& options) {
     for (int fd : inherited) close(fd);  // above all the listening socket: it is the parent's
     serve_client_blocking(client_fd, options);
+    finish_lingering_closes();  // a refused client's socket lingers on a thread _exit would end
     _exit(0);
 }
 

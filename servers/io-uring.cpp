@@ -42,6 +42,7 @@
 
 #include "servers/architecture.hpp"
 #include "servers/limits.hpp"
+#include "servers/linger.hpp"
 #include "servers/net.hpp"
 #include "servers/nonblocking.hpp"
 
@@ -245,8 +246,8 @@ private:
         }
         client.output.clear();  // keeps its capacity: no allocation per answer once warm
         client.sent = 0;
-        if (client.closing) {
-            discard_unread_input(client.socket.fd());
+        if (client.closing) {  // the refusal is sent: the socket lingers (servers/linger.hpp)
+            close_lingering(client.socket.release());
             return false;
         }
         submit_recv(client);

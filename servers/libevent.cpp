@@ -30,6 +30,7 @@
 
 #include "servers/architecture.hpp"
 #include "servers/limits.hpp"
+#include "servers/linger.hpp"
 #include "servers/net.hpp"
 
 namespace archbench {
@@ -67,6 +68,7 @@ struct Connection {
     event* idle_timer = nullptr;  // only with --idle-timeout
     std::string answers;   // what one read_cb answers, then copied into the output buffer
     bool closing = false;  // close as soon as the output buffer is flushed
+    bool refused = false;  // an over-long question: the close lingers (servers/linger.hpp)
 };
 
 struct Server {
@@ -98,7 +100,13 @@ struct Server {
 }  // namespace
 
 static void close_connection(Connection& connection) {
+    evutil_socket_t lingering = -1;
+    if (connection.refused) {  // the socket outlives its bufferevent, to linger
+        lingering = bufferevent_getfd(connection.bev);
+        bufferevent_setfd(connection.bev, -1);  // freeing the bufferevent then closes nothing
+    }
     connection.server.connections.erase(connection.bev);
+    if (lingering >= 0) close_lingering(lingering);
 }
 
 // Nothing more is read; what the client is owed is sent, then the connection is closed.
@@ -127,6 +135,7 @@ static void read_cb(bufferevent* bev, void* ctx) {
         connection.answers.clear();  // keeps its storage: no allocation per request
     }
     if (status == zen::FrameStatus::too_long) {
+        connection.refused = true;
         close_after_flush(connection);  // the refusal goes out first
         return;
     }
@@ -184,6 +193,10 @@ static void accept_cb(evconnlistener* /*listener*/, evutil_socket_t fd, sockaddr
         close(fd);
         return;
     }
+    // One read's answers stay under about 1 MiB (bounded_read_size, servers/net.hpp):
+    // read_cb answers all it is given, and 16 kB of questions padded by --reply-bytes 1000000
+    // would be 700 MB.
+    bufferevent_set_max_single_read(bev, bounded_read_size(server.options.workload, 16 * 1024));
     Connection& connection =
         server.connections.try_emplace(bev, server, bev, server.options, std::move(admission))
             .first->second;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -17,6 +18,7 @@
 
 #include "servers/architecture.hpp"
 #include "servers/limits.hpp"
+#include "servers/linger.hpp"
 
 namespace archbench {
 
@@ -90,6 +92,7 @@ void set_nonblocking(int fd) {
 
 int accept_client(int listen_fd, StopSignal& stop) {
     bool told_out_of_descriptors = false;
+    std::chrono::milliseconds pause{10};
     while (!stop.requested()) {
         const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -99,11 +102,15 @@ int accept_client(int listen_fd, StopSignal& stop) {
         }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             // Out of descriptors or memory: a pending client stays in the backlog until one is
-            // freed. Retrying at once would spin at 100% CPU.
+            // freed. Retrying at once would spin at 100% CPU. The pause grows to 100 ms while
+            // it lasts: a pool of 200 workers retrying every 10 ms would wake 20000 times a
+            // second, a busy loop of its own.
             if (!told_out_of_descriptors)
-                std::fprintf(stderr, "accept: %s; retrying every 10 ms\n", std::strerror(errno));
+                std::fprintf(stderr, "accept: %s; retrying every 10 to 100 ms\n",
+                             std::strerror(errno));
             told_out_of_descriptors = true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            std::this_thread::sleep_for(pause);
+            pause = std::min(2 * pause, std::chrono::milliseconds(100));
         }
         // EINTR, ECONNABORTED and friends concern one attempt; EINVAL after a stop ends the loop.
     }
@@ -144,22 +151,40 @@ static bool wait_for_input(int fd, const IdleClock& idle) {
     }
 }
 
+// Each byte read can end at most one question, and each answer is at most `longest_answer` bytes
+// long, so the answers to one read of this size add at most kOutputBound bytes to the output.
+std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_size) {
+    const std::size_t longest_answer =
+        std::max({workload.reply_bytes, zen::kUnknownAnswer.size(), zen::kTooLongAnswer.size()});
+    return std::clamp<std::size_t>(kOutputBound / longest_answer, 1, buffer_size);
+}
+
 void serve_client_blocking(int fd, const ServerOptions& options) {
     zen::Conversation conversation(options.workload);
     IdleClock idle(options.idle_timeout);
     std::array<char, 16 * 1024> input;
+    // One read's answers are built whole before they are sent: the read is sized so that they
+    // stay under about 1 MiB (16 kB of questions padded by --reply-bytes 1000000 would be 700 MB).
+    const std::size_t read_size = bounded_read_size(options.workload, input.size());
     std::string output;
     for (;;) {
         // Only with --idle-timeout: without it, a request costs its recv() and send() alone.
         if (idle.enabled() && !wait_for_input(fd, idle)) return;
-        const ssize_t received = recv(fd, input.data(), input.size(), 0);
+        const ssize_t received = recv(fd, input.data(), read_size, 0);
         if (received < 0 && errno == EINTR) continue;
         if (received <= 0) return;  // EOF, reset, or shut down by a stop
         const zen::FrameStatus status =
             conversation.on_input({input.data(), static_cast<std::size_t>(received)}, output);
         if (!send_all(fd, output)) return;
         output.clear();
-        if (status == zen::FrameStatus::too_long) return;
+        if (status == zen::FrameStatus::too_long) {
+            // The caller closes `fd`; a duplicate lingers on, so that the refusal arrives whole.
+            if (const int lingering = fcntl(fd, F_DUPFD_CLOEXEC, 0); lingering >= 0)
+                close_lingering(lingering);
+            else
+                discard_unread_input(fd);  // out of descriptors: the best that can be done now
+            return;
+        }
         idle.questions_answered(conversation.questions_answered());
     }
 }

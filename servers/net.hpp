@@ -2,6 +2,7 @@
 // the blocking calls that the blocking servers make the same way.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,8 +10,20 @@
 
 namespace archbench {
 
+namespace zen {
+struct Workload;
+}
 class StopSignal;
 struct ServerOptions;
+
+// Output waiting for a client beyond this many bytes stops reading from it until it drains: a
+// client that sends questions but never reads its answers costs a bounded amount of memory.
+inline constexpr std::size_t kOutputBound = 1 << 20;
+
+// How many bytes one read may take, at most `buffer_size`, so that the answers to it cannot
+// pass kOutputBound by much: every server answers a whole read before it reads again. Without
+// it, 16 kB of one-byte questions padded by --reply-bytes 1000000 would be 16 GB of answers.
+std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_size);
 
 // Owns one descriptor and closes it once.
 class Socket {
@@ -64,16 +77,16 @@ int accept_client(int listen_fd, StopSignal& stop);
 bool send_all(int fd, std::string_view bytes);
 
 // close() on a socket with unread input sends a reset, not a FIN, and a reset makes the kernel
-// drop answer bytes not yet delivered. After an over-long question the client's remaining bytes
-// are unread: reading away (without blocking) what has arrived lets the close be an orderly one
-// whenever the client has stopped sending. (A full "lingering close" would wait for the client's
-// EOF, which needs a timer per connection; a client still sending after this gets its reset.)
+// drop answer bytes not yet delivered. Reading away (without blocking) what has arrived lets the
+// close be an orderly one whenever the client has stopped sending. (close_lingering(),
+// servers/linger.hpp, also waits for what the client is still sending; this is its fallback.)
 void discard_unread_input(int fd);
 
 // Stevens' web_child(): serves one client on a blocking socket until it leaves, sends an
-// over-long question, or the socket is shut down. Shared by every blocking architecture, which
-// all get --idle-timeout from it: with it, the client is also let go once it completes no
-// question within the timeout (IdleClock), waiting for input in poll() rather than in recv().
+// over-long question (its socket then lingers, see servers/linger.hpp), or the socket is shut
+// down. Shared by every blocking architecture, which all get --idle-timeout from it: with it,
+// the client is also let go once it completes no question within the timeout (IdleClock),
+// waiting for input in poll() rather than in recv().
 void serve_client_blocking(int fd, const ServerOptions& options);
 
 }  // namespace archbench

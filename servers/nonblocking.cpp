@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "servers/linger.hpp"
+
 namespace archbench {
 
 using std::chrono::steady_clock;
@@ -53,14 +55,6 @@ int Acceptor::wait_timeout_ms() const {
 // is kept by its Conversation, so nothing needs to stay here between reads.
 thread_local std::array<char, 16 * 1024> input_buffer;
 
-// Each byte read can end at most one question, and each answer is at most `longest_answer` bytes
-// long, so the answers to one read of this size add at most kOutputBound bytes to the output.
-std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_size) {
-    const std::size_t longest_answer =
-        std::max({workload.reply_bytes, zen::kUnknownAnswer.size(), zen::kTooLongAnswer.size()});
-    return std::clamp<std::size_t>(kOutputBound / longest_answer, 1, buffer_size);
-}
-
 Connection::Connection(AcceptedClient client, const ServerOptions& options)
     : admission_(std::move(client.admission)),
       socket_(std::move(client.socket)),
@@ -81,7 +75,7 @@ Connection::Status Connection::on_readable() {
         // The workload's --work-us and --sleep-us are spent in here, on the loop's only thread.
         const zen::FrameStatus status = conversation_.on_input(
             {input_buffer.data(), static_cast<std::size_t>(received)}, output_);
-        if (status == zen::FrameStatus::too_long) input_ended_ = true;
+        if (status == zen::FrameStatus::too_long) input_ended_ = refused_ = true;
         idle_.questions_answered(conversation_.questions_answered());
     }
     // Most answers fit into the socket's send buffer at once: write now rather than wait for
@@ -102,7 +96,12 @@ Connection::Status Connection::flush() {
     output_.clear();  // keeps its capacity: no allocation per answer once warm
     sent_ = 0;
     if (!input_ended_) return Status::open;
-    discard_unread_input(fd());  // so that the close is not a reset that loses the answers
+    // After a refusal the client may still be sending: a plain close would be a reset that
+    // loses the answers still on their way, so the socket lingers.
+    if (refused_)
+        close_lingering(socket_.release());
+    else
+        discard_unread_input(fd());  // so that the close is not a reset that loses the answers
     return Status::closed;
 }
 

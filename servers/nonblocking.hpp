@@ -23,15 +23,6 @@
 
 namespace archbench {
 
-// Output waiting for a client beyond this many bytes stops reading from it until it drains: a
-// client that sends questions but never reads its answers costs a bounded amount of memory.
-inline constexpr std::size_t kOutputBound = 1 << 20;
-
-// How many bytes one read may take, at most `buffer_size`, so that the answers to it cannot
-// pass kOutputBound by much. Without it, 16 kB of one-byte questions padded by
-// --reply-bytes 1000000 would be 16 GB of answers.
-std::size_t bounded_read_size(const zen::Workload& workload, std::size_t buffer_size);
-
 // A client that the Acceptor let in: its socket, and its place under --max-connections.
 struct AcceptedClient {
     Socket socket;
@@ -71,7 +62,9 @@ private:
 
 // One client of an event loop: the non-blocking form of serve_client_blocking(). It reads what
 // has arrived, lets the Conversation answer, and writes what the socket takes now; the rest
-// waits in its output buffer for the next writability.
+// waits in its output buffer for the next writability. After refusing an over-long question
+// it hands its socket to close_lingering() (servers/linger.hpp) and fd() is then -1: a loop that
+// registered the socket with epoll must forget it then, since the socket stays open.
 class Connection {
 public:
     enum class Status { open, closed };
@@ -99,6 +92,7 @@ private:
     std::string output_;     // answers; output_[0, sent_) have been sent
     std::size_t sent_ = 0;
     bool input_ended_ = false;  // EOF or an over-long question: send what is left, then close
+    bool refused_ = false;      // an over-long question: the socket lingers (servers/linger.hpp)
 };
 
 // --idle-timeout for an event loop, called once a turn: when a sweep is due, closes (erases)

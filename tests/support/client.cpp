@@ -46,6 +46,28 @@ void Client::send(std::string_view bytes) {
     }
 }
 
+std::size_t Client::send_until_refused(std::string_view bytes,
+                                       std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    std::size_t sent_in_all = 0;
+    while (sent_in_all < bytes.size() && Clock::now() < deadline) {
+        pollfd ready{fd_, static_cast<short>(POLLOUT | (ended_ ? 0 : POLLIN)), 0};
+        if (poll(&ready, 1, 10) <= 0) continue;
+        if (ready.revents & POLLIN) receive_until(Clock::now() + 10ms);  // answers, or the end
+        if (ready.revents & (POLLOUT | POLLERR | POLLHUP)) {
+            const ssize_t sent = ::send(fd_, bytes.data() + sent_in_all, bytes.size() - sent_in_all,
+                                        MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (sent < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+                if (errno == EPIPE || errno == ECONNRESET) break;
+                throw std::runtime_error(std::string("send: ") + std::strerror(errno));
+            }
+            sent_in_all += static_cast<std::size_t>(sent);
+        }
+    }
+    return sent_in_all;
+}
+
 bool Client::receive_until(Clock::time_point deadline) {
     if (ended_) return false;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());

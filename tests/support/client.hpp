@@ -26,6 +26,12 @@ public:
     Client& operator=(const Client&) = delete;
 
     void send(std::string_view bytes);
+    // Sends as much of `bytes` as the server takes within `timeout`, reading what arrives
+    // meanwhile (kept for read_answers()), so that a server blocked on sending to this client
+    // cannot deadlock it. Stops early, without failing, when the server closed or reset the
+    // connection (EPIPE, ECONNRESET): what an abuser must expect. Returns the bytes sent.
+    std::size_t send_until_refused(std::string_view bytes,
+                                   std::chrono::milliseconds timeout = 5s);
     // Reads until `count` answers arrived, the connection ended, or `timeout` passed.
     std::vector<std::string> read_answers(std::size_t count, std::chrono::milliseconds timeout = 5s);
     std::string read_answer(std::chrono::milliseconds timeout = 5s);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,7 +84,8 @@ std::vector<std::pair<pid_t, std::string>> children_of(pid_t parent) {
 
 }  // namespace
 
-ServerProcess::ServerProcess(std::vector<std::string> args, std::chrono::milliseconds startup)
+ServerProcess::ServerProcess(std::vector<std::string> args, std::chrono::milliseconds startup,
+                             unsigned long open_file_limit)
     : stderr_path_(make_temp_file()) {
     args.push_back("--port");
     args.push_back("0");
@@ -97,6 +99,10 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::chrono::millise
         dup2(out[1], STDOUT_FILENO);
         const int err = open(stderr_path_.c_str(), O_WRONLY | O_TRUNC);
         dup2(err, STDERR_FILENO);
+        if (open_file_limit > 0) {
+            const rlimit limit{open_file_limit, open_file_limit};
+            if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+        }
         execv(argv[0], argv.data());
         _exit(127);
     }
@@ -166,6 +172,40 @@ double ServerProcess::cpu_seconds() const {
         }
     });
     return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The processes of the server's group: the server and every child it forked.
+static std::vector<pid_t> group_members(pid_t group) {
+    std::vector<pid_t> members;
+    for_each_process([&](pid_t pid, std::istringstream& fields) {
+        std::string state;
+        pid_t parent = 0, process_group = 0;
+        fields >> state >> parent >> process_group;
+        if (process_group == group && state != "Z") members.push_back(pid);
+    });
+    return members;
+}
+
+int ServerProcess::open_descriptors() const {
+    int count = 0;
+    for (pid_t pid : group_members(pid_)) {
+        std::error_code error;  // a process may exit while its entries are counted
+        const std::string folder = "/proc/" + std::to_string(pid) + "/fd";
+        for (std::filesystem::directory_iterator it(folder, error), end; !error && it != end;
+             it.increment(error))
+            ++count;
+    }
+    return count;
+}
+
+long ServerProcess::resident_kib() const {
+    long pages = 0;
+    for (pid_t pid : group_members(pid_)) {
+        std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+        long size = 0, resident = 0;
+        if (statm >> size >> resident) pages += resident;
+    }
+    return pages * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 int ServerProcess::zombie_children() const {

@@ -19,9 +19,12 @@ const char* server_binary();
 class ServerProcess {
 public:
     // Starts `archbench-server ARGS... --port 0` and waits for its "listening on" line.
-    // Fails the test (throws) when the line does not come within `startup`.
+    // Fails the test (throws) when the line does not come within `startup`. `open_file_limit`
+    // > 0 runs it under that RLIMIT_NOFILE (soft and hard, as `prlimit --nofile=N`); 0: the
+    // test's own limit, which it inherits.
     explicit ServerProcess(std::vector<std::string> args,
-                           std::chrono::milliseconds startup = 10s);
+                           std::chrono::milliseconds startup = 10s,
+                           unsigned long open_file_limit = 0);
     ~ServerProcess();  // kills whatever is left of the process group
     ServerProcess(const ServerProcess&) = delete;
     ServerProcess& operator=(const ServerProcess&) = delete;
@@ -44,6 +47,10 @@ public:
     // they reaped, from /proc: a pool's workers are counted while they live, forked ones once
     // reaped.
     double cpu_seconds() const;
+    // Open descriptors (entries of /proc/PID/fd) of every process in the server's group.
+    int open_descriptors() const;
+    // Resident memory in KiB (VmRSS), summed over every process in the server's group.
+    long resident_kib() const;
     std::string stderr_text() const;
 
 private:

@@ -1,0 +1,101 @@
+#include "tests/abuse/abuse.hpp"
+
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <thread>
+
+namespace archbench::testing {
+
+std::vector<const Architecture*> architectures_where(bool (*keep)(const Architecture&)) {
+    std::vector<const Architecture*> kept;
+    for (const Architecture* architecture : all_architectures())
+        if (keep(*architecture)) kept.push_back(architecture);
+    return kept;
+}
+
+std::vector<const Architecture*> every_architecture() {
+    return architectures_where([](const Architecture&) { return true; });
+}
+
+void Abuse::SetUp() {
+    if (const std::string reason = unavailable_reason(*GetParam()); !reason.empty())
+        GTEST_SKIP() << reason;
+}
+
+ServerProcess Abuse::start(std::vector<std::string> extra, std::size_t clients,
+                           unsigned long open_file_limit) {
+    std::vector<std::string> args = {"--arch", std::string(architecture().name)};
+    if (architecture().traits.one_client_per_worker)
+        for (const char* workers : {"--threads", "--processes"})
+            args.insert(args.end(), {workers, std::to_string(clients)});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return ServerProcess(args, std::chrono::seconds(10), open_file_limit);
+}
+
+unsigned long raise_open_file_limit() {
+    rlimit limit{};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+    return limit.rlim_cur;
+}
+
+::testing::AssertionResult serves_a_new_client(std::uint16_t port, std::size_t reply_bytes,
+                                               milliseconds timeout) {
+    try {
+        Client client(port, reply_bytes);
+        client.send(kExplicit);
+        const std::string answer = client.read_answer(timeout);
+        if (answer == zen::padded("Implicit.", reply_bytes)) return ::testing::AssertionSuccess();
+        return ::testing::AssertionFailure()
+               << "a new client got '" << answer.substr(0, 80) << "' within " << timeout.count()
+               << " ms instead of its answer";
+    } catch (const std::exception& error) {
+        return ::testing::AssertionFailure() << "a new client: " << error.what();
+    }
+}
+
+int descriptors_settled_to(const ServerProcess& server, int baseline, milliseconds limit) {
+    const auto deadline = steady_clock::now() + limit;
+    int count = server.open_descriptors();
+    while (count > baseline && steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(milliseconds(20));
+        count = server.open_descriptors();
+    }
+    return count;
+}
+
+int steady_descriptors(const ServerProcess& server, milliseconds limit) {
+    const auto deadline = steady_clock::now() + limit;
+    int count = server.open_descriptors();
+    while (steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(milliseconds(100));
+        const int now = server.open_descriptors();
+        if (now == count) break;
+        count = now;
+    }
+    return count;
+}
+
+std::size_t send_without_reading(int fd, std::string_view bytes, milliseconds limit) {
+    const auto deadline = steady_clock::now() + limit;
+    std::size_t sent = 0;
+    while (sent < bytes.size() && steady_clock::now() < deadline) {
+        pollfd writable{fd, POLLOUT, 0};
+        if (poll(&writable, 1, 20) <= 0) continue;
+        const ssize_t n =
+            send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) break;
+        sent += static_cast<std::size_t>(n);
+    }
+    return sent;
+}
+
+double seconds_since(steady_clock::time_point start) {
+    return std::chrono::duration<double>(steady_clock::now() - start).count();
+}
+
+}  // namespace archbench::testing

@@ -1,0 +1,69 @@
+// What the abuse suites share: a fixture that runs the real archbench-server under one
+// architecture, and the measurements they take of it (time to an answer, descriptors, memory).
+// Every wait has a deadline and every loop a bound, so that a server that hangs fails a test
+// instead of hanging the suite.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "protocol/zen.hpp"
+#include "tests/support/architectures.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/server_process.hpp"
+
+namespace archbench::testing {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+inline constexpr std::string_view kBeautiful = "Beautiful is better than?";
+inline constexpr std::string_view kExplicit = "Explicit is better than?";
+inline constexpr std::string_view kSimple = "Simple is better than?";
+
+// The registered architectures that `keep` accepts (all of them: every_architecture()).
+std::vector<const Architecture*> architectures_where(bool (*keep)(const Architecture&));
+std::vector<const Architecture*> every_architecture();
+
+class Abuse : public ::testing::TestWithParam<const Architecture*> {
+protected:
+    // An architecture this machine refuses (io-uring without io_uring) is skipped with the reason.
+    void SetUp() override;
+
+    const Architecture& architecture() const { return *GetParam(); }
+
+    // Starts the server with `extra` flags. A pool of blocking workers (one_client_per_worker)
+    // gets `clients` workers: one for each client the test holds open at once. `open_file_limit`
+    // > 0 runs it under that RLIMIT_NOFILE.
+    ServerProcess start(std::vector<std::string> extra = {}, std::size_t clients = 2,
+                        unsigned long open_file_limit = 0);
+};
+
+// Raises this process's soft RLIMIT_NOFILE to its hard limit (servers started later inherit
+// it). Returns the new soft limit.
+unsigned long raise_open_file_limit();
+
+// A fresh client asks one question; true when the right answer arrives within `timeout`.
+// `reply_bytes`: the server's padding.
+::testing::AssertionResult serves_a_new_client(std::uint16_t port, std::size_t reply_bytes = 0,
+                                               milliseconds timeout = milliseconds(5000));
+
+// The server's open descriptors (its children's included), once they are back to `baseline`
+// or fewer, or as they are after `limit`: sockets of clients that have gone are closed a little
+// after they go (a thread ends, a child exits, a lingering close ends).
+int descriptors_settled_to(const ServerProcess& server, int baseline,
+                           milliseconds limit = milliseconds(3000));
+
+// The server's open descriptors once they stay the same for 100 ms (within `limit`).
+int steady_descriptors(const ServerProcess& server, milliseconds limit = milliseconds(2000));
+
+// Sends `bytes` on `fd` without ever reading from it, for at most `limit`; the bytes sent.
+std::size_t send_without_reading(int fd, std::string_view bytes, milliseconds limit);
+
+double seconds_since(steady_clock::time_point start);
+
+}  // namespace archbench::testing

@@ -1,0 +1,195 @@
+// Too many clients: a flood of 2000 connections opened at once, and a server run out of
+// descriptors (prlimit --nofile=64) with 200 clients. The server must stay up, must not spin
+// while it cannot accept, and must serve again once the clients leave.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "tests/abuse/abuse.hpp"
+
+using namespace archbench;
+using namespace archbench::testing;
+
+namespace {
+
+constexpr int kFlood = 2000;
+
+// `count` sockets connecting to 127.0.0.1:port at once (non-blocking connects), closed when it
+// goes.
+class Flood {
+public:
+    Flood(std::uint16_t port, int count) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        for (int i = 0; i < count; ++i) {
+            const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd < 0) break;
+            fds_.push_back(fd);
+            connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);  // EINPROGRESS
+        }
+    }
+    ~Flood() { close_all(); }
+    Flood(const Flood&) = delete;
+    Flood& operator=(const Flood&) = delete;
+
+    int size() const { return static_cast<int>(fds_.size()); }
+    int fd(int index) const { return fds_[index]; }
+
+    // How many have connected by `limit` (a connection in the listen backlog has, for the client).
+    int connected(milliseconds limit) const {
+        const auto deadline = steady_clock::now() + limit;
+        std::vector<pollfd> waiting;
+        for (int fd : fds_) waiting.push_back({fd, POLLOUT, 0});
+        int done = 0;
+        while (!waiting.empty() && steady_clock::now() < deadline) {
+            if (poll(waiting.data(), waiting.size(), 50) <= 0) continue;
+            std::erase_if(waiting, [&](const pollfd& entry) {
+                if (entry.revents == 0) return false;
+                int error = 0;
+                socklen_t length = sizeof error;
+                getsockopt(entry.fd, SOL_SOCKET, SO_ERROR, &error, &length);
+                done += error == 0;
+                return true;
+            });
+        }
+        return done;
+    }
+
+    // How many the server has closed (EOF or reset) by `limit`, waiting until at least `expected`.
+    int closed_by_server(int expected, milliseconds limit) const {
+        const auto deadline = steady_clock::now() + limit;
+        int closed = 0;
+        do {
+            closed = 0;
+            for (int fd : fds_) {
+                char byte;
+                const ssize_t got = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                closed += got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+            }
+            if (closed >= expected) break;
+            std::this_thread::sleep_for(milliseconds(50));
+        } while (steady_clock::now() < deadline);
+        return closed;
+    }
+
+    void close_all() {
+        for (int fd : fds_) close(fd);
+        fds_.clear();
+    }
+
+private:
+    std::vector<int> fds_;
+};
+
+// Asks one question on a raw flood socket; the answer, or what came within `limit`.
+std::string ask_on(int fd, std::string_view question, milliseconds limit) {
+    const ssize_t sent = send(fd, question.data(), question.size(), MSG_NOSIGNAL);
+    if (sent != static_cast<ssize_t>(question.size())) return "<send failed>";
+    std::string answer;
+    const auto deadline = steady_clock::now() + limit;
+    while (answer.find('.') == std::string::npos && steady_clock::now() < deadline) {
+        pollfd readable{fd, POLLIN, 0};
+        if (poll(&readable, 1, 20) <= 0) continue;
+        char buffer[256];
+        const ssize_t got = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (got <= 0) break;
+        answer.append(buffer, static_cast<std::size_t>(got));
+    }
+    return answer;
+}
+
+class FloodOfConnections : public Abuse {
+protected:
+    void SetUp() override {
+        Abuse::SetUp();
+        if (IsSkipped()) return;
+        // The test's 2000 sockets and the server's 2000 (it inherits this limit).
+        if (const unsigned long limit = raise_open_file_limit(); limit < 2 * kFlood + 100)
+            GTEST_SKIP() << "the open-file limit is " << limit << ", too low for " << kFlood
+                         << " connections (raise the hard limit)";
+    }
+};
+
+class DescriptorExhaustion : public Abuse {
+protected:
+    void SetUp() override {
+        Abuse::SetUp();
+        if (!IsSkipped()) raise_open_file_limit();  // the test's 200 clients
+    }
+};
+
+}  // namespace
+
+TEST_P(FloodOfConnections, TwoThousandAtOnceLeaveTheServerUpAndServing) {
+    ServerProcess server = start();  // pools: their default workers; the rest wait in the backlog
+    Flood flood(server.port(), kFlood);
+    ASSERT_EQ(flood.size(), kFlood);
+    const Traits& traits = architecture().traits;
+    const bool serves_all_at_once =
+        traits.concurrent && !traits.one_client_per_worker && traits.connection_limit == 0;
+    const int connected = flood.connected(milliseconds(3000));
+    if (serves_all_at_once) {
+        EXPECT_EQ(connected, kFlood);
+    }
+
+    // The first connection came first: every architecture has accepted it by now.
+    EXPECT_EQ(ask_on(flood.fd(0), kSimple, milliseconds(3000)), "Complex.");
+    if (traits.connection_limit > 0) {
+        // select: a descriptor at or beyond FD_SETSIZE is closed at once, and the rest served.
+        const int beyond = kFlood - static_cast<int>(traits.connection_limit);
+        const int closed = flood.closed_by_server(kFlood - FD_SETSIZE, milliseconds(3000));
+        EXPECT_GE(closed, kFlood - FD_SETSIZE);
+        EXPECT_LE(closed, beyond);
+        EXPECT_NE(server.stderr_text().find("FD_SETSIZE"), std::string::npos)
+            << server.stderr_text();
+    }
+    if (serves_all_at_once) {  // a newcomer is served at once, among the 2000
+        EXPECT_TRUE(serves_a_new_client(server.port(), 0, milliseconds(3000)));
+    }
+    EXPECT_TRUE(server.running()) << server.stderr_text();
+
+    flood.close_all();
+    EXPECT_TRUE(serves_a_new_client(server.port(), 0, milliseconds(10000)));
+    EXPECT_TRUE(server.running()) << server.stderr_text();
+}
+
+TEST_P(DescriptorExhaustion, AtTheOpenFileLimitTheServerWaitsWithoutSpinningThenServesAgain) {
+    // 64 descriptors, 200 clients: a server that accepts them all runs out after ~55. The
+    // clients beyond wait in the listen backlog (or, for a pool, for a worker: it gets one per
+    // client, so that prethreaded's threads reach the limit too).
+    constexpr int kClients = 200;
+    ServerProcess server = start({}, kClients, 64);
+    std::vector<Client> clients;
+    for (int i = 0; i < kClients; ++i) {
+        clients.emplace_back(server.port());
+        clients.back().send(kBeautiful);
+    }
+    std::this_thread::sleep_for(milliseconds(300));  // every client that can be accepted is
+
+    const double cpu_before = server.cpu_seconds();
+    const auto measured_from = steady_clock::now();
+    std::this_thread::sleep_for(milliseconds(1000));
+    const double cpu_share = (server.cpu_seconds() - cpu_before) / seconds_since(measured_from);
+    EXPECT_LT(cpu_share, 0.10) << "the server used " << cpu_share * 100
+                               << "% of a core while it could not accept: a busy loop";
+    EXPECT_TRUE(server.running()) << server.stderr_text();
+    // One process holding every client runs out, and says so; `single` holds one client, and a
+    // process per client (forked, preforked) gives each its own descriptor table.
+    if (architecture().traits.concurrent && !architecture().traits.process_based) {
+        EXPECT_NE(server.stderr_text().find("Too many open files"), std::string::npos)
+            << "the limit was never reached: " << server.stderr_text();
+    }
+
+    clients.clear();
+    EXPECT_TRUE(serves_a_new_client(server.port(), 0, milliseconds(5000))) << server.stderr_text();
+    EXPECT_TRUE(server.running());
+}
+
+INSTANTIATE_TEST_SUITE_P(Abuse, FloodOfConnections, ::testing::ValuesIn(every_architecture()));
+INSTANTIATE_TEST_SUITE_P(Abuse, DescriptorExhaustion, ::testing::ValuesIn(every_architecture()));

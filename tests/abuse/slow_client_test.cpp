@@ -1,0 +1,84 @@
+// A slowloris: one client trickles a byte every 100 ms of a question that never ends. A
+// concurrent server keeps answering everyone else at once; `single` honestly cannot.
+#include <atomic>
+#include <optional>
+#include <thread>
+
+#include "tests/abuse/abuse.hpp"
+
+using namespace archbench;
+using namespace archbench::testing;
+
+namespace {
+
+// Connects, then sends one byte of a question every `period` on a thread of its own, until
+// destroyed, the server closes, or 100 bytes (far below --max-request: the question never ends).
+class Trickler {
+public:
+    explicit Trickler(std::uint16_t port, milliseconds period = milliseconds(100))
+        : client_(std::in_place, port), thread_([this, period] {
+              for (int i = 0; i < 100 && !done_; ++i) {
+                  if (client_->send_until_refused("x", period) != 1) return;
+                  ++sent_;
+                  std::this_thread::sleep_for(period);
+              }
+          }) {}
+    ~Trickler() { leave(); }
+
+    int bytes_sent() const { return sent_; }
+    void leave() {  // stops trickling and closes the connection
+        done_ = true;
+        if (thread_.joinable()) thread_.join();
+        client_.reset();
+    }
+
+private:
+    std::optional<Client> client_;
+    std::atomic<bool> done_{false};
+    std::atomic<int> sent_{0};
+    std::thread thread_;
+};
+
+class SlowClientConcurrent : public Abuse {};
+class SlowClientSerial : public Abuse {};
+
+}  // namespace
+
+TEST_P(SlowClientConcurrent, OthersAreAnsweredWithin250msWhileOneTricklesAQuestion) {
+    ServerProcess server = start({}, 2);  // a pool: a worker for the trickler, one for the rest
+    Trickler trickler(server.port());
+    std::this_thread::sleep_for(milliseconds(150));
+    double slowest = 0;
+    for (int probe = 0; probe < 5; ++probe) {
+        const auto asked = steady_clock::now();
+        Client other(server.port());
+        other.send(kSimple);
+        EXPECT_EQ(other.read_answer(milliseconds(2000)), "Complex.") << "probe " << probe;
+        slowest = std::max(slowest, seconds_since(asked));
+        std::this_thread::sleep_for(milliseconds(100));
+    }
+    EXPECT_LT(slowest, 0.250) << "the slowest of 5 clients took " << slowest * 1000 << " ms";
+    EXPECT_GE(trickler.bytes_sent(), 6) << "the trickler was not trickling all along";
+    EXPECT_TRUE(server.running());
+}
+
+TEST_P(SlowClientSerial, OtherClientWaitsUntilTheTricklerLeaves) {
+    // One client at a time: the server is stuck in the trickler's question, which is the lesson.
+    ServerProcess server = start();
+    Trickler trickler(server.port());
+    std::this_thread::sleep_for(milliseconds(150));
+    Client waiting(server.port());
+    waiting.send(kSimple);
+    EXPECT_TRUE(waiting.silent_for(milliseconds(500)));
+    EXPECT_GE(trickler.bytes_sent(), 5);
+    trickler.leave();
+    EXPECT_EQ(waiting.read_answer(milliseconds(2000)), "Complex.");
+}
+
+INSTANTIATE_TEST_SUITE_P(Abuse, SlowClientConcurrent,
+                         ::testing::ValuesIn(architectures_where(
+                             [](const Architecture& a) { return a.traits.concurrent; })));
+INSTANTIATE_TEST_SUITE_P(Abuse, SlowClientSerial,
+                         ::testing::ValuesIn(architectures_where(
+                             [](const Architecture& a) { return !a.traits.concurrent; })));
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SlowClientSerial);
