@@ -136,7 +136,7 @@ public:
     bool mid_question() const { return framer_.mid_frame(); }
 
 private:
-    const Workload& workload_;
+    Workload workload_;  // a copy (a few bytes): a temporary Workload must not dangle
     Framer framer_;
 };
 
