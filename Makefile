@@ -20,13 +20,12 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # make plots [RUN=results/<id>]   make compare A=results/<a> B=results/<b>   make report-check [RUN=...]
 RUN ?= results/latest
 
-.PHONY: all build deps test bench plots compare report-check microbench clean
+.PHONY: all build deps test test-asan test-tsan bench plots compare report-check microbench clean
 
 all: build
 
 # Installs only what is missing, so that a machine already set up never touches apt.
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+install_missing = @missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
@@ -34,6 +33,9 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+deps:
+	$(call install_missing,$(DEBIAN_PACKAGES))
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE)
@@ -43,6 +45,34 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure
+
+# make test-asan, make test-tsan: the C++ suites again, every target (the servers the conformance
+# tests start included) built with AddressSanitizer + UndefinedBehaviorSanitizer, or with
+# ThreadSanitizer, each in a build folder of its own. Suites are chosen by CTest label; the
+# Python ones are not run. Any report fails: the sanitizers halt on the first error and exit
+# non-zero, a server's leak at exit makes its exit status non-zero, and the test support fails a
+# test whose server wrote a report (tests/support/server_process.cpp).
+SANITIZER_LABELS := ^(unit|conformance|abuse|loadgen)$$
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:check_initialization_order=1:strict_init_order=1 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ARCHBENCH_TIME_SCALE=3
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ARCHBENCH_TIME_SCALE=6
+# GCC 12's ThreadSanitizer cannot place its shadow memory when the kernel randomizes addresses
+# with more than 28 bits (vm.mmap_rnd_bits, 32 on some newer kernels): there the tests run with
+# address randomization off (setarch -R), which the programs they start inherit.
+TSAN_RUN = $(shell [ "$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 28)" -gt 28 ] && echo setarch $$(uname -m) -R)
+
+build-asan/CMakeCache.txt: | deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DARCHBENCH_SANITIZE=address,undefined
+build-tsan/CMakeCache.txt: | deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DARCHBENCH_SANITIZE=thread
+
+test-asan: deps build-asan/CMakeCache.txt
+	cmake --build build-asan -j $(JOBS)
+	$(ASAN_ENV) ctest --test-dir build-asan --output-on-failure -L '$(SANITIZER_LABELS)'
+
+test-tsan: deps build-tsan/CMakeCache.txt
+	cmake --build build-tsan -j $(JOBS)
+	$(TSAN_ENV) $(TSAN_RUN) ctest --test-dir build-tsan --output-on-failure -L '$(SANITIZER_LABELS)'
 
 # The report is drawn after a run that finished or was interrupted (Ctrl-C: the shell waits
 # for bench.py, which exits 130), never after a usage error, when results/latest would still
@@ -83,4 +113,4 @@ microbench: build
 	@echo "microbenchmarks: $(MICROBENCH_OUT)"
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-tsan
