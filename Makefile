@@ -20,13 +20,12 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # make plots [RUN=results/<id>]   make compare A=results/<a> B=results/<b>   make report-check [RUN=...]
 RUN ?= results/latest
 
-.PHONY: all build deps test bench plots compare report-check microbench clean
+.PHONY: all build deps test test-asan test-tsan fuzz fuzz-deps bench plots compare report-check microbench clean
 
 all: build
 
 # Installs only what is missing, so that a machine already set up never touches apt.
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+install_missing = @missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
@@ -34,6 +33,9 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+deps:
+	$(call install_missing,$(DEBIAN_PACKAGES))
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE)
@@ -43,6 +45,74 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure
+
+# make test-asan, make test-tsan: the C++ suites again, every target (the servers the conformance
+# tests start included) built with AddressSanitizer + UndefinedBehaviorSanitizer, or with
+# ThreadSanitizer, each in a build folder of its own. Suites are chosen by CTest label; the
+# Python ones are not run. Any report fails: the sanitizers halt on the first error and exit
+# non-zero, a server's leak at exit makes its exit status non-zero, and the test support fails a
+# test whose server wrote a report (tests/support/server_process.cpp).
+SANITIZER_LABELS := ^(unit|conformance|abuse|loadgen|fuzz)$$
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:check_initialization_order=1:strict_init_order=1 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ARCHBENCH_TIME_SCALE=3
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ARCHBENCH_TIME_SCALE=6
+# GCC 12's ThreadSanitizer cannot place its shadow memory when the kernel randomizes addresses
+# with more than 28 bits (vm.mmap_rnd_bits, 32 on some newer kernels): there the tests run with
+# address randomization off (setarch -R), which the programs they start inherit.
+TSAN_RUN = $(shell [ "$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 28)" -gt 28 ] && echo setarch $$(uname -m) -R)
+
+build-asan/CMakeCache.txt: | deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DARCHBENCH_SANITIZE=address,undefined
+build-tsan/CMakeCache.txt: | deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DARCHBENCH_SANITIZE=thread
+
+test-asan: deps build-asan/CMakeCache.txt
+	cmake --build build-asan -j $(JOBS)
+	$(ASAN_ENV) ctest --test-dir build-asan --output-on-failure -L '$(SANITIZER_LABELS)'
+
+test-tsan: deps build-tsan/CMakeCache.txt
+	cmake --build build-tsan -j $(JOBS)
+	$(TSAN_ENV) $(TSAN_RUN) ctest --test-dir build-tsan --output-on-failure -L '$(SANITIZER_LABELS)'
+
+# make fuzz [FUZZ_SECONDS=60]: each libFuzzer target in fuzz/ for FUZZ_SECONDS, one after the
+# other, built with clang++ (-fsanitize=fuzzer,address,undefined) into build-fuzz/, which
+# fuzz-deps installs first. Each starts from its committed seeds (fuzz/corpus/TARGET) and saved
+# regressions (fuzz/regressions/TARGET), adds what it discovers to build-fuzz/corpus/TARGET
+# (kept between runs), and writes an input that breaks an invariant to build-fuzz/crashes/TARGET/:
+# then the run fails and says where the input is.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := conversation answers
+FUZZ_PACKAGES := clang libclang-rt-14-dev llvm-14  # llvm-14: llvm-symbolizer, for readable reports
+FUZZ_FLAGS := -std=c++20 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -I. \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SOURCES_conversation := fuzz/conversation.cpp protocol/zen.cpp
+FUZZ_SOURCES_answers := fuzz/answers.cpp loadgen/connection.cpp protocol/zen.cpp
+
+fuzz-deps:
+	$(call install_missing,$(FUZZ_PACKAGES))
+
+build-fuzz/fuzz-%: fuzz/%.cpp fuzz/fuzz_input.hpp protocol/zen.cpp protocol/zen.hpp \
+                   loadgen/connection.cpp loadgen/connection.hpp loadgen/net.hpp | fuzz-deps
+	@mkdir -p build-fuzz
+	clang++ $(FUZZ_FLAGS) $(FUZZ_SOURCES_$*) -o $@
+
+fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz-%)
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$target build-fuzz/crashes/$$target; \
+	  echo "fuzz $$target for $(FUZZ_SECONDS) s (log: build-fuzz/$$target.log)"; \
+	  build-fuzz/fuzz-$$target -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+	    -dict=fuzz/zen.dict -artifact_prefix=build-fuzz/crashes/$$target/ -print_final_stats=1 \
+	    build-fuzz/corpus/$$target fuzz/corpus/$$target $$(ls -d fuzz/regressions/$$target 2>/dev/null) \
+	    > build-fuzz/$$target.log 2>&1; \
+	  status=$$?; \
+	  grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' build-fuzz/$$target.log; \
+	  if [ $$status -ne 0 ]; then \
+	    tail -n 60 build-fuzz/$$target.log; \
+	    echo "fuzz $$target: an input broke an invariant: $$(ls build-fuzz/crashes/$$target/)"; \
+	    echo "keep it as a regression: copy it into fuzz/regressions/$$target/ and fix the bug"; \
+	    exit 1; \
+	  fi; \
+	done
 
 # The report is drawn after a run that finished or was interrupted (Ctrl-C: the shell waits
 # for bench.py, which exits 130), never after a usage error, when results/latest would still
@@ -87,4 +157,4 @@ microbench: build
 	else $(PYTHON) plots/microbench_charts.py "$$out"; fi
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

@@ -139,7 +139,7 @@ public:
     std::uint64_t questions_answered() const { return questions_answered_; }
 
 private:
-    const Workload& workload_;
+    Workload workload_;  // a copy (a few bytes): a temporary Workload must not dangle
     Framer framer_;
     std::uint64_t questions_answered_ = 0;
 };

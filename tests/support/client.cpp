@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "tests/support/time_scale.hpp"
+
 namespace archbench::testing {
 
 using Clock = std::chrono::steady_clock;
@@ -88,7 +90,7 @@ bool Client::receive_until(Clock::time_point deadline) {
 }
 
 std::vector<std::string> Client::read_answers(std::size_t count, std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = Clock::now() + scaled(timeout);
     while (answers_.size() < count && receive_until(deadline)) {
     }
     std::vector<std::string> answers;
@@ -105,7 +107,7 @@ std::string Client::read_answer(std::chrono::milliseconds timeout) {
 }
 
 bool Client::closed_by_server(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = Clock::now() + scaled(timeout);
     while (receive_until(deadline)) {
     }
     return ended_;

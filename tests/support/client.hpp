@@ -1,5 +1,6 @@
 // A plain blocking test client on loopback: sends bytes, reads answers framed at '.', and tells
-// how the server ended the connection. Every wait has a deadline.
+// how the server ended the connection. Every wait has a deadline (stretched by
+// ARCHBENCH_TIME_SCALE in instrumented builds: time_scale.hpp).
 #pragma once
 
 #include <chrono>

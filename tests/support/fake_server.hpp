@@ -13,7 +13,7 @@ namespace archbench::testing {
 
 struct FakeServerBehaviour {
     std::chrono::microseconds delay{0};         // each answer leaves this long after its question
-    std::chrono::milliseconds freeze_every{0};  // from the start, once every this long ...
+    std::chrono::milliseconds freeze_every{0};  // from the first connection, once every this long ...
     std::chrono::milliseconds freeze_for{0};    // ... nothing is answered for this long
     unsigned wrong_every = 0;    // every Nth question (counted over all connections) is answered wrongly
     unsigned hang_up_every = 0;  // every Nth: half of its answer, then the connection is closed

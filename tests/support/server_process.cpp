@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <cstring>
@@ -13,6 +14,10 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/time_scale.hpp"
 
 namespace archbench::testing {
 
@@ -54,6 +59,16 @@ std::optional<int> wait_until(pid_t pid, Clock::time_point deadline) {
         if (Clock::now() >= deadline) return std::nullopt;
         std::this_thread::sleep_for(2ms);
     }
+}
+
+// What a sanitizer wrote into a program's stderr (ASan, LSan, TSan, UBSan), from its first line
+// on; empty when there is none. Reports of the servers the tests start land in files, not in the
+// test's output, so the test support looks for them and fails the test.
+std::string sanitizer_report(const std::string& text) {
+    std::size_t start = std::min(text.find("Sanitizer"), text.find("runtime error: "));
+    if (start == std::string::npos) return {};
+    start = text.rfind('\n', start);
+    return text.substr(start == std::string::npos ? 0 : start + 1);
 }
 
 // Calls visit(pid, fields) for every process in /proc, where `fields` reads its /proc/PID/stat
@@ -109,7 +124,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::chrono::millise
     setpgid(pid_, pid_);  // also here, so that the group exists before either side goes on
     close(out[1]);
 
-    const auto deadline = Clock::now() + startup;
+    const auto deadline = Clock::now() + scaled(startup);
     std::string text;
     while (text.find('\n') == std::string::npos && Clock::now() < deadline) {
         pollfd readable{out[0], POLLIN, 0};
@@ -135,16 +150,26 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::chrono::millise
 }
 
 ServerProcess::~ServerProcess() {
+#ifdef ARCHBENCH_SANITIZED
+    // An instrumented server looks for leaks as it exits: stop it the ordinary way first, so that
+    // every test checks that the server leaked nothing, not only the tests of SIGTERM.
+    if (pid_ > 0 && !reaped_) {
+        kill(pid_, SIGTERM);
+        reaped_ = wait_until(pid_, Clock::now() + scaled(2s)).has_value();
+    }
+#endif
     if (pid_ > 0) {
         kill(-pid_, SIGKILL);
         if (!reaped_) wait_until(pid_, Clock::now() + 5s);
     }
+    if (const std::string report = sanitizer_report(stderr_text()); !report.empty())
+        ADD_FAILURE() << "archbench-server (pid " << pid_ << ") wrote a sanitizer report:\n" << report;
     unlink(stderr_path_.c_str());
 }
 
 std::optional<int> ServerProcess::stop(int signal, std::chrono::milliseconds limit) {
     kill(pid_, signal);
-    const std::optional<int> status = wait_until(pid_, Clock::now() + limit);
+    const std::optional<int> status = wait_until(pid_, Clock::now() + scaled(limit));
     if (!status) return std::nullopt;
     reaped_ = true;
     if (!WIFEXITED(*status)) return std::nullopt;
@@ -242,7 +267,7 @@ CommandResult run_command(const std::string& binary, const std::vector<std::stri
         _exit(127);
     }
     CommandResult result;
-    const std::optional<int> status = wait_until(pid, Clock::now() + limit);
+    const std::optional<int> status = wait_until(pid, Clock::now() + scaled(limit));
     result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     if (!status) {
         kill(pid, SIGKILL);
@@ -254,6 +279,8 @@ CommandResult run_command(const std::string& binary, const std::vector<std::stri
     result.err = read_file(err_path);
     unlink(out_path.c_str());
     unlink(err_path.c_str());
+    if (const std::string report = sanitizer_report(result.err); !report.empty())
+        ADD_FAILURE() << binary << " wrote a sanitizer report:\n" << report;
     return result;
 }
 

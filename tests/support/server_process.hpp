@@ -1,5 +1,6 @@
 // Runs the real archbench-server binary for a test: in its own process group, on port 0, and
-// never outliving the test.
+// never outliving the test. A test whose server (or command) wrote a sanitizer report fails.
+// Limits are stretched by ARCHBENCH_TIME_SCALE in instrumented builds (time_scale.hpp).
 #pragma once
 
 #include <sys/types.h>
