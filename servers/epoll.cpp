@@ -112,10 +112,10 @@ void run_epoll_loop(int listen_fd, const ServerOptions& options, StopSignal& sto
                 status = connection.on_readable();
             if (status == Connection::Status::open && (event.events & EPOLLOUT))
                 status = connection.on_writable();
-            // close() takes a socket out of epoll by itself; a socket handed on to linger
-            // (Connection::fd() is then -1) stays open, and must be taken out here.
+            // close() takes a socket out of epoll by itself; a socket that will linger stays
+            // open, so it is taken out here, before erasing hands it on.
             if (status == Connection::Status::closed) {
-                if (connection.fd() < 0) epoll_ctl(epoll.fd(), EPOLL_CTL_DEL, fd, nullptr);
+                if (connection.lingers()) epoll_ctl(epoll.fd(), EPOLL_CTL_DEL, fd, nullptr);
                 connections.erase(it);
                 continue;
             }

@@ -97,12 +97,16 @@ Connection::Status Connection::flush() {
     sent_ = 0;
     if (!input_ended_) return Status::open;
     // After a refusal the client may still be sending: a plain close would be a reset that
-    // loses the answers still on their way, so the socket lingers.
-    if (refused_)
-        close_lingering(socket_.release());
-    else
-        discard_unread_input(fd());  // so that the close is not a reset that loses the answers
+    // loses the answers still on their way, so the socket lingers once the loop drops this
+    // Connection (see ~Connection).
+    if (!refused_) discard_unread_input(fd());  // so that the close is not a reset
     return Status::closed;
+}
+
+Connection::~Connection() {
+    // Handed on only now, after the loop is done with the socket (epoll has taken it out of its
+    // set): from here on another thread may close it, and its number may be reused.
+    if (lingers()) close_lingering(socket_.release());
 }
 
 }  // namespace archbench

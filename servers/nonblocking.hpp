@@ -71,7 +71,14 @@ public:
 
     Connection(AcceptedClient client, const ServerOptions& options);
 
+    ~Connection();
+    Connection(Connection&&) = default;
+    Connection& operator=(Connection&&) = default;
+
     int fd() const { return socket_.fd(); }
+    // Refused for an over-long question: dropping it hands the socket to the lingering close
+    // (servers/linger.hpp). A loop that watches sockets by number (epoll) takes it out first.
+    bool lingers() const { return refused_ && static_cast<bool>(socket_); }
     bool wants_read() const { return !input_ended_ && unsent() < kOutputBound; }
     bool wants_write() const { return unsent() > 0; }
     // --idle-timeout: it completed no question in time, and the loop is to close it.
