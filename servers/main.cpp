@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <latch>
 #include <string>
 #include <thread>
 
@@ -158,12 +159,19 @@ int main(int argc, char** argv) {
 
     StopSignal stop;
     std::atomic<bool> signalled{false};
-    std::thread signal_watcher([&stop, &signalled] {
+    std::latch watcher_started(1);
+    std::thread signal_watcher([&stop, &signalled, &watcher_started] {
+        watcher_started.count_down();
         const int signal = wait_for_stop_signal();
         signalled = true;
         if (!stop.requested()) std::fprintf(stderr, "archbench-server: %s, stopping\n", strsignal(signal));
         stop.request();
     });
+
+    // A process-based serve() forks at once: the child must not inherit a lock that the new
+    // thread holds while it starts (AddressSanitizer's allocator lock, for one, deadlocked a
+    // preforked worker that way), so serving begins once the watcher has started.
+    watcher_started.wait();
 
     int status = 0;
     try {
