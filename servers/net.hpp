@@ -70,7 +70,7 @@ void set_nonblocking(int fd);
 
 // Blocking accept() of the next client. Returns -1 once `stop` is requested. Failures that
 // concern one connection (ECONNABORTED, EINTR) are retried; running out of descriptors is logged
-// and retried after a pause instead of spinning.
+// and retried after a pause instead of spinning, by one thread of the process at a time.
 int accept_client(int listen_fd, StopSignal& stop);
 
 // Sends all of `bytes` on a blocking socket; false when the peer is gone.

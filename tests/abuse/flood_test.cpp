@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/abuse/abuse.hpp"
+#include "tests/support/time_scale.hpp"
 
 using namespace archbench;
 using namespace archbench::testing;
@@ -170,7 +171,10 @@ TEST_P(DescriptorExhaustion, AtTheOpenFileLimitTheServerWaitsWithoutSpinningThen
         clients.emplace_back(server.port());
         clients.back().send(kBeautiful);
     }
-    std::this_thread::sleep_for(milliseconds(300));  // every client that can be accepted is
+    // Wait until every client that can be accepted is, and every worker has started. Instrumented
+    // builds do both several times slower (under ThreadSanitizer, prethreaded was still busy
+    // starting its 200 threads after 300 ms), so the settling time is scaled; the window is not.
+    std::this_thread::sleep_for(scaled(milliseconds(300)));
 
     const double cpu_before = server.cpu_seconds();
     const auto measured_from = steady_clock::now();
