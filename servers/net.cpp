@@ -108,8 +108,8 @@ static int accept_and_configure(int listen_fd) {
 // retrying at once would spin at 100% CPU. So one thread of the process at a time waits it out,
 // retrying every 10 ms, the pause growing to 100 ms while it lasts; every other thread that runs
 // out waits for the gate, asleep, and tries at once when it gets it (a descriptor may be free by
-// then). Without the gate, a pool of 200 workers, each retrying every 100 ms, would wake 2000
-// times a second: under ThreadSanitizer, 3 to 12% of a core.
+// then). Without the gate, a pool of 200 workers, each retrying every 100 ms, wakes about 1400
+// times a second at the limit (prethreaded, 64 descriptors, 200 clients); with it, 10 times.
 // Holding the gate in a blocking accept() once descriptors are back is harmless: the waiters get
 // it in turn, as Stevens' serv07 workers take a lock around accept().
 static int accept_when_resources_return(int listen_fd, StopSignal& stop) {
