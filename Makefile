@@ -4,23 +4,30 @@
 BUILD ?= build
 CMAKE_BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
+# Tests run in parallel, as many at once as the machine has cores (the suites are written to hold
+# under that load: their deadlines scale, nothing they measure is a benchmark). CTEST_JOBS=1
+# runs them one at a time.
+CTEST_JOBS ?= $(JOBS)
 
-DEBIAN_PACKAGES := cmake make g++ pkg-config libboost-dev libevent-dev liburing-dev \
+DEBIAN_PACKAGES := cmake make g++ pkg-config libboost-dev libboost-context-dev libevent-dev liburing-dev \
                    libbenchmark-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev \
-                   python3 python3-matplotlib chromium
+                   libtomlplusplus-dev golang-go python3 python3-matplotlib chromium linux-perf \
+                   openssh-server openssh-client haproxy wrk nginx-light curl
 # Debian's interpreter: it sees Debian's python3-* packages (the machine's default python3 may not).
 PYTHON := $(firstword $(wildcard /usr/bin/python3) python3)
 
 # make bench [QUICK=1] [ARCH=epoll,asio] [WORKLOAD=persistent] [CONNECTIONS=1,64] [EXPERIMENT=file]
+#            [SEED=N] (the run order's seed; meta.json records the one used)
 BENCH_FLAGS = $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ARCH),--arch $(ARCH)) \
               $(if $(WORKLOAD),--workload $(WORKLOAD)) $(if $(CONNECTIONS),--connections $(CONNECTIONS)) \
-              $(if $(EXPERIMENT),--experiment $(EXPERIMENT)) --build $(BUILD)
+              $(if $(EXPERIMENT),--experiment $(EXPERIMENT)) $(if $(SEED),--seed $(SEED)) \
+              --build $(BUILD)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # make plots [RUN=results/<id>]   make compare A=results/<a> B=results/<b>   make report-check [RUN=...]
 RUN ?= results/latest
 
-.PHONY: all build deps test test-asan test-tsan fuzz fuzz-deps bench plots compare report-check microbench clean
+.PHONY: all help build deps test test-asan test-tsan fuzz fuzz-deps bench plots compare report-check microbench clean
 
 all: build
 
@@ -43,8 +50,10 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# ARCHBENCH_REQUIRE_ALL=1: deps installed everything the tests need (chromium, make), so a Python
+# test that skips for want of one fails instead (tests/run_unittest.py).
 test: build
-	ctest --test-dir $(BUILD) --output-on-failure
+	ARCHBENCH_REQUIRE_ALL=1 ctest --test-dir $(BUILD) --output-on-failure -j $(CTEST_JOBS)
 
 # make test-asan, make test-tsan: the C++ suites again, every target (the servers the conformance
 # tests start included) built with AddressSanitizer + UndefinedBehaviorSanitizer, or with
@@ -53,11 +62,16 @@ test: build
 # non-zero, a server's leak at exit makes its exit status non-zero, and the test support fails a
 # test whose server wrote a report (tests/support/server_process.cpp).
 SANITIZER_LABELS := ^(unit|conformance|abuse|loadgen|fuzz)$$
+# The abuse suite's flood under the sanitizers: an instrumented process holds about 28 MB of its
+# own, and inetd's 2000 exec'd children would take more memory than the machine's 24 GB.
+SANITIZED_FLOOD := 300
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:check_initialization_order=1:strict_init_order=1 \
-            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ARCHBENCH_TIME_SCALE=3
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ARCHBENCH_TIME_SCALE=3 \
+            ARCHBENCH_FLOOD_CLIENTS=$(SANITIZED_FLOOD)
 # die_after_fork=0: forked and preforked children start the lingering-close thread, which glibc
 # allows (the parent holds no lock across fork()) but ThreadSanitizer refuses by default.
-TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0 ARCHBENCH_TIME_SCALE=6
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0 ARCHBENCH_TIME_SCALE=6 \
+            ARCHBENCH_FLOOD_CLIENTS=$(SANITIZED_FLOOD)
 # GCC 12's ThreadSanitizer cannot place its shadow memory when the kernel randomizes addresses
 # with more than 28 bits (vm.mmap_rnd_bits, 32 on some newer kernels): there the tests run with
 # address randomization off (setarch -R), which the programs they start inherit.
@@ -70,11 +84,11 @@ build-tsan/CMakeCache.txt: | deps
 
 test-asan: deps build-asan/CMakeCache.txt
 	cmake --build build-asan -j $(JOBS)
-	$(ASAN_ENV) ctest --test-dir build-asan --output-on-failure -L '$(SANITIZER_LABELS)'
+	$(ASAN_ENV) ctest --test-dir build-asan --output-on-failure -j $(CTEST_JOBS) -L '$(SANITIZER_LABELS)'
 
 test-tsan: deps build-tsan/CMakeCache.txt
 	cmake --build build-tsan -j $(JOBS)
-	$(TSAN_ENV) $(TSAN_RUN) ctest --test-dir build-tsan --output-on-failure -L '$(SANITIZER_LABELS)'
+	$(TSAN_ENV) $(TSAN_RUN) ctest --test-dir build-tsan --output-on-failure -j $(CTEST_JOBS) -L '$(SANITIZER_LABELS)'
 
 # make fuzz [FUZZ_SECONDS=60]: each libFuzzer target in fuzz/ for FUZZ_SECONDS, one after the
 # other, built with clang++ (-fsanitize=fuzzer,address,undefined) into build-fuzz/, which
@@ -83,17 +97,19 @@ test-tsan: deps build-tsan/CMakeCache.txt
 # (kept between runs), and writes an input that breaks an invariant to build-fuzz/crashes/TARGET/:
 # then the run fails and says where the input is.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := conversation answers
+FUZZ_TARGETS := conversation answers http_requests http_responses
 FUZZ_PACKAGES := clang libclang-rt-14-dev llvm-14  # llvm-14: llvm-symbolizer, for readable reports
 FUZZ_FLAGS := -std=c++20 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -I. \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SOURCES_conversation := fuzz/conversation.cpp protocol/zen.cpp
-FUZZ_SOURCES_answers := fuzz/answers.cpp loadgen/connection.cpp protocol/zen.cpp
+FUZZ_SOURCES_conversation := fuzz/conversation.cpp protocol/zen.cpp protocol/http.cpp
+FUZZ_SOURCES_answers := fuzz/answers.cpp loadgen/connection.cpp protocol/zen.cpp protocol/http.cpp
+FUZZ_SOURCES_http_requests := fuzz/http_requests.cpp protocol/zen.cpp protocol/http.cpp
+FUZZ_SOURCES_http_responses := fuzz/http_responses.cpp loadgen/connection.cpp protocol/zen.cpp protocol/http.cpp
 
 fuzz-deps:
 	$(call install_missing,$(FUZZ_PACKAGES))
 
-build-fuzz/fuzz-%: fuzz/%.cpp fuzz/fuzz_input.hpp protocol/zen.cpp protocol/zen.hpp \
+build-fuzz/fuzz-%: fuzz/%.cpp fuzz/fuzz_input.hpp protocol/zen.cpp protocol/zen.hpp protocol/http.cpp protocol/http.hpp \
                    loadgen/connection.cpp loadgen/connection.hpp loadgen/net.hpp | fuzz-deps
 	@mkdir -p build-fuzz
 	clang++ $(FUZZ_FLAGS) $(FUZZ_SOURCES_$*) -o $@
@@ -139,7 +155,7 @@ compare: deps
 
 # Renders RUN/report.html in headless Chromium, checks every image loads, saves a screenshot.
 report-check: deps
-	$(PYTHON) plots/check_report.py $(RUN) --screenshot $(RUN)/report-screenshot.png
+	$(PYTHON) plots/check_report.py $(RUN) --screenshot $(RUN)/report-screenshot.png --hide-family auto
 
 # Every Google Benchmark program, 5 repetitions each (medians reported), JSON into the run
 # folder RUN (default: results/latest) as RUN/microbench/, then RUN's report is redrawn with
@@ -160,3 +176,21 @@ microbench: build
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz
+
+# make help: every target, one line each.
+help:
+	@echo "make                 build everything (same as make build)"
+	@echo "make build           install missing Debian packages, configure and build into $(BUILD)/"
+	@echo "make deps            install the missing Debian packages only"
+	@echo "make test            build, then run every test (unit, conformance, abuse, loadgen, harness, plots, docs)"
+	@echo "make test-asan       the C++ suites under AddressSanitizer + UBSan (build-asan/)"
+	@echo "make test-tsan       the C++ suites under ThreadSanitizer (build-tsan/)"
+	@echo "make fuzz            each libFuzzer target for FUZZ_SECONDS (default 60) (build-fuzz/)"
+	@echo "make fuzz-deps       install clang and its runtime for make fuzz"
+	@echo "make bench           run harness/experiments/default.toml and draw the report [QUICK=1 ARCH= WORKLOAD= CONNECTIONS= EXPERIMENT=]"
+	@echo "make plots           redraw the charts and report.html of RUN (default results/latest)"
+	@echo "make compare         draw runs A and B on the same axes with a table of ratios B/A (A=results/<a> B=results/<b>)"
+	@echo "make report-check    open RUN/report.html in headless Chromium, check its images, save a screenshot"
+	@echo "make microbench      run the Google Benchmark programs into RUN/microbench/ and redraw its report"
+	@echo "make clean           remove the build folders"
+	@echo "make help            this list"

@@ -96,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         rest.remove_prefix(end + 1);
         ++answers;
     }
-    const bool too_long = status == zen::FrameStatus::too_long;
+    const bool too_long = status == zen::FrameStatus::close_after;
     const auto questions = static_cast<std::size_t>(std::count(input->stream.begin(), input->stream.end(), '?'));
     FUZZ_CHECK(answers <= questions + (too_long ? 1 : 0));
     FUZZ_CHECK(too_long == (last == pad(zen::kTooLongAnswer, workload.reply_bytes)));

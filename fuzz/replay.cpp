@@ -1,7 +1,8 @@
 // Replays inputs through a fuzz target without libFuzzer, so that the main build (g++, and the
 // sanitizer builds) runs every committed corpus input and every regression as an ordinary test.
 // Arguments: files, or directories whose files are replayed in name order; a directory that
-// does not exist (no regressions yet) is skipped. A broken invariant aborts (FUZZ_CHECK).
+// does not exist (no regressions yet) is skipped. A broken invariant aborts (FUZZ_CHECK). A run
+// that replayed no input at all (a corpus moved or emptied) fails: it would check nothing.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -42,6 +43,10 @@ int main(int argc, char** argv) {
         } else {
             std::printf("%s: no such file or directory, skipped\n", path.c_str());
         }
+    }
+    if (replayed == 0) {
+        std::printf("no input replayed: nothing was checked\n");
+        return 1;
     }
     std::printf("%zu inputs replayed, every invariant held\n", replayed);
     return 0;

@@ -24,6 +24,25 @@ COLUMNS = [
     "errors_wrong_answer", "in_flight_at_end", "server_pss_kb", "duration_s", "session",
     "work_us", "sleep_us", "reply_bytes", "pipeline", "rate", "window_s",
     "worker_connections",
+    "offered_rps", "slo_met", "capacity_rps", "idle", "idle_opened", "idle_failed",
+    "idle_closed_by_server", "idle_first_close_s",
+    # the noise sentinel (harness/sentinel.py) and the CPU cross-check
+    "disturbed", "machine_slowdown", "foreign_cpu_share", "retries", "cpu_accounting",
+    "server_cores_busy", "round", "harness_cpu_share",
+    # why, per point (harness/perfcount.py; empty where perf cannot count here)
+    "syscalls_per_req", "runqueue_us_per_req", "faults_per_req", "load_syscalls_per_req",
+    "major_faults_per_req",
+    "syscalls_read_per_req", "syscalls_write_per_req", "syscalls_wait_per_req",
+    "syscalls_epoll_ctl_per_req", "syscalls_accept_per_req", "syscalls_futex_per_req",
+    "syscalls_spawn_per_req", "syscalls_close_per_req", "syscalls_memory_per_req", "syscalls_other_per_req",
+    # across hosts (harness/hosts.py): how many load hosts shared the point, the latest start
+    "load_hosts", "start_late_s",
+    # deployment points (harness/deployment.py): instances, the balancer, failover
+    "instances", "balancer", "hosts_policy", "balance", "timeline_ms", "lb_cpu_us_per_req",
+    "lb_cpu_s", "lb_rss_kb", "kill_s", "restart_s", "failed_after_kill", "rps_before_kill",
+    "recovery_s", "recovery_note", "revived_serving_s", "revived_note",
+    # the protocol spoken and the load generator (harness/crosscheck.py)
+    "protocol", "path", "load_generator",
 ]
 
 
@@ -123,6 +142,20 @@ def _cmake_cache(build_dir: Path) -> dict[str, str]:
     return cache
 
 
+def machine() -> dict:
+    """This machine: CPU model, cores, memory, kernel (also read on every host of a run across
+    machines, by harness/remote.py)."""
+    return {
+        "hostname": socket.gethostname(),
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count(),
+        "cpus_allowed": sorted(os.sched_getaffinity(0)),
+        "memory_kb": _memory_kb(),
+        "kernel": platform.release(),
+        "os": _first_line(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+    }
+
+
 def machine_meta(build_dir: Path, repo: Path) -> dict:
     cache = _cmake_cache(build_dir)
     build_type = cache.get("CMAKE_BUILD_TYPE", "")
@@ -131,15 +164,7 @@ def machine_meta(build_dir: Path, repo: Path) -> dict:
     dirty = bool(subprocess.run(["git", "-C", str(repo), "status", "--porcelain"],
                                 capture_output=True, text=True).stdout.strip()) if revision else None
     return {
-        "machine": {
-            "hostname": socket.gethostname(),
-            "cpu_model": _cpu_model(),
-            "cores": os.cpu_count(),
-            "cpus_allowed": sorted(os.sched_getaffinity(0)),
-            "memory_kb": _memory_kb(),
-            "kernel": platform.release(),
-            "os": _first_line(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
-        },
+        "machine": machine(),
         "build": {
             "compiler": compiler,
             "compiler_version": _first_line([compiler, "--version"]),

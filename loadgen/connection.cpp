@@ -10,20 +10,34 @@
 namespace archbench::load {
 
 ExpectedAnswers::ExpectedAnswers(std::size_t reply_bytes) : reply_bytes_(reply_bytes) {
-    for (std::size_t i = 0; i < zen::kAphorisms.size(); ++i)
+    for (std::size_t i = 0; i < zen::kAphorisms.size(); ++i) {
+        questions_[i] = zen::kAphorisms[i].question;
         answers_[i] = zen::padded(zen::kAphorisms[i].answer, reply_bytes);
+    }
 }
 
-static std::size_t longest_question() {
+ExpectedAnswers::ExpectedAnswers(std::size_t reply_bytes, std::string_view path, std::string_view host_port)
+    : protocol_(zen::Protocol::http), count_(1), reply_bytes_(reply_bytes) {
+    questions_[0] = "GET " + std::string(path) + " HTTP/1.1\r\nHost: " + std::string(host_port) + "\r\n\r\n";
+    const std::string_view answer = zen::answer_for_path(path);
+    answers_[0] = zen::padded(answer, reply_bytes);
+    statuses_[0] = static_cast<int>(answer == zen::kUnknownAnswer ? http::Status::not_found : http::Status::ok);
+}
+
+static std::size_t longest_question(const ExpectedAnswers& expected) {
     std::size_t longest = 0;
-    for (const zen::Aphorism& aphorism : zen::kAphorisms)
-        longest = std::max(longest, aphorism.question.size());
+    for (std::size_t i = 0; i < expected.questions(); ++i)
+        longest = std::max(longest, expected.question(i).size());
     return longest;
 }
 
 Connection::Connection(unsigned slot, unsigned pipeline, const ExpectedAnswers& expected)
-    : slot_(slot), expected_(&expected), reader_(expected.reply_bytes()), in_flight_(pipeline) {
-    output_.reserve(pipeline * longest_question());
+    : slot_(slot),
+      expected_(&expected),
+      reader_(expected.reply_bytes()),
+      http_reader_(zen::longest_body(expected.reply_bytes())),
+      in_flight_(pipeline) {
+    output_.reserve(pipeline * longest_question(expected));
 }
 
 Connection::Connection(Connection&& other) noexcept
@@ -39,6 +53,7 @@ Connection::Connection(Connection&& other) noexcept
       next_question_(other.next_question_),
       expected_(other.expected_),
       reader_(std::move(other.reader_)),
+      http_reader_(std::move(other.http_reader_)),
       in_flight_(std::move(other.in_flight_)),
       output_(std::move(other.output_)),
       output_sent_(other.output_sent_) {}
@@ -80,15 +95,16 @@ void Connection::close() {
     output_.clear();
     output_sent_ = 0;
     reader_ = zen::AnswerReader(expected_->reply_bytes());
+    http_reader_ = http::ResponseReader(zen::longest_body(expected_->reply_bytes()));
 }
 
 void Connection::ask(std::int64_t origin_ns, std::int64_t now_ns) {
-    const auto question = static_cast<std::uint8_t>(next_question_++ % zen::kAphorisms.size());
+    const auto question = static_cast<std::uint8_t>(next_question_++ % expected_->questions());
     if (output_sent_ > 0) {  // after a partial send: drop what went, so the buffer never grows
         output_.erase(0, output_sent_);
         output_sent_ = 0;
     }
-    output_.append(zen::kAphorisms[question].question);
+    output_.append(expected_->question(question));
     in_flight_.push({origin_ns, now_ns, question});
     ++asked_;
 }

@@ -1,7 +1,8 @@
 // One connection of the load generator: its socket, the questions it sent that await their
 // answers (oldest first: the server answers in order), the bytes not yet taken by the kernel,
-// and the reader that frames answers at '.'. It does the I/O and checks answers; what to send
-// and when is the engine's business (engine.cpp).
+// and the reader that frames answers: at '.' in Zen, by Content-Length in HTTP (--protocol
+// http). It does the I/O and checks answers; what to send and when is the engine's business
+// (engine.cpp).
 //
 // Nothing here allocates once a connection exists: the in-flight ring and the output buffer are
 // sized for the pipeline depth up front, and the answer reader keeps its buffer between answers.
@@ -29,23 +30,38 @@ enum class Status {
     eof,           // the server closed the connection
     reset,         // the connection failed: refused, reset, or a send to a closed peer
     wrong_answer,  // the answers cannot be read any further: too long, or none was asked for
+    closing,       // HTTP: an answer said `Connection: close`; the server closes after it
 };
 
 struct Request {
     std::int64_t origin_ns;  // when the client began waiting: the latency counts from here
     std::int64_t sent_ns;    // when it was handed to the kernel: the service time counts from here
-    std::uint8_t question;   // which of zen::kAphorisms
+    std::uint8_t question;   // which of the questions (ExpectedAnswers::question)
 };
 
-// The answer each question must get, padded as the server was told (--reply-bytes).
+// What a connection asks, in turn, and the answer each question must get, padded as the server
+// was told (--reply-bytes). Zen: the three aphorisms. HTTP: one request, `GET path HTTP/1.1`
+// with a Host header, whose response must have the path's status (200, or 404 for a path the
+// service does not know) and its answer as the body.
 class ExpectedAnswers {
 public:
     explicit ExpectedAnswers(std::size_t reply_bytes);
+    // HTTP: GET `path` with `Host: host_port`.
+    ExpectedAnswers(std::size_t reply_bytes, std::string_view path, std::string_view host_port);
+
+    zen::Protocol protocol() const { return protocol_; }
+    std::size_t questions() const { return count_; }
+    std::string_view question(std::size_t question) const { return questions_[question]; }
     std::string_view operator[](std::size_t question) const { return answers_[question]; }
+    int status(std::size_t question) const { return statuses_[question]; }  // HTTP
     std::size_t reply_bytes() const { return reply_bytes_; }
 
 private:
+    zen::Protocol protocol_ = zen::Protocol::zen;
+    std::size_t count_ = zen::kAphorisms.size();
+    std::array<std::string, zen::kAphorisms.size()> questions_;
     std::array<std::string, zen::kAphorisms.size()> answers_;
+    std::array<int, zen::kAphorisms.size()> statuses_{};
     std::size_t reply_bytes_;
 };
 
@@ -104,8 +120,11 @@ public:
     Status receive(std::span<char> buffer, bool peer_closing, OnAnswer&& on_answer);
     // Frames answers out of `bytes` and matches each with the oldest request in flight:
     // on_answer(request, right) where `right` says whether it is the expected answer. A wrong
-    // answer leaves the stream in step (answers end at '.'); an over-long answer or one that no
-    // question awaits does not, and returns wrong_answer.
+    // answer leaves the stream in step (answers end at '.'; an HTTP response is framed by its
+    // Content-Length); an answer that cannot be framed (over-long; in HTTP a malformed head, no
+    // Content-Length, a chunked body) or one that no question awaits does not, and returns
+    // wrong_answer. An HTTP answer with `Connection: close` returns closing: the bytes after it
+    // are not looked at.
     template <typename OnAnswer>
     Status take_answers(std::string_view bytes, OnAnswer&& on_answer);
 
@@ -132,6 +151,7 @@ private:
     std::uint64_t next_question_ = 0;
     const ExpectedAnswers* expected_;
     zen::AnswerReader reader_;
+    http::ResponseReader http_reader_;
     InFlight in_flight_;
     std::string output_;
     std::size_t output_sent_ = 0;
@@ -140,16 +160,28 @@ private:
 template <typename OnAnswer>
 Status Connection::take_answers(std::string_view bytes, OnAnswer&& on_answer) {
     Status status = Status::ok;
-    const zen::FrameStatus framing = reader_.feed(bytes, [&](std::string_view answer) {
-        if (status != Status::ok) return;
+    const auto answered = [&](std::string_view answer, int code) {
         if (in_flight_.empty()) {
             status = Status::wrong_answer;
             return;
         }
         const Request request = in_flight_.pop();
-        on_answer(request, answer == (*expected_)[request.question]);
+        const bool right = answer == (*expected_)[request.question] &&
+                           (expected_->protocol() == zen::Protocol::zen || code == expected_->status(request.question));
+        on_answer(request, right);
+    };
+    if (expected_->protocol() == zen::Protocol::http) {
+        const bool framed = http_reader_.feed(bytes, [&](const http::Response& response) {
+            if (status != Status::ok) return;
+            answered(response.body, response.status);
+            if (status == Status::ok && response.close) status = Status::closing;
+        });
+        return framed || status != Status::ok ? status : Status::wrong_answer;
+    }
+    const zen::FrameStatus framing = reader_.feed(bytes, [&](std::string_view answer) {
+        if (status == Status::ok) answered(answer, 0);
     });
-    return framing == zen::FrameStatus::too_long ? Status::wrong_answer : status;
+    return framing == zen::FrameStatus::close_after ? Status::wrong_answer : status;
 }
 
 template <typename OnAnswer>

@@ -5,6 +5,14 @@
 // connection as soon as that connection has a free place; until then it waits, its latency
 // running from its scheduled time.
 //
+// Which address of --host a connection uses is the policy's (--hosts-policy): first, every
+// connection on the first address; spread, connection i on address i mod n; fallback, every
+// connection starts on the first and moves to the next (wrapping around) when a connect fails or
+// its connection ends in an error. A connection that is refused waits kReconnectPauseNs before
+// it tries again, so that a dead address costs a hundred attempts a second per connection, not a
+// hot loop; under fallback it tries the next address at once, and pauses only when every address
+// refused it in a row.
+//
 // Per request the thread makes no allocation and no system call but recv(), send() and its share
 // of an epoll_wait(), and reads the clock once per event. Once every 10 ms it looks over its
 // connections for answers overdue (--timeout-ms) and connections to reopen.
@@ -26,7 +34,8 @@
 
 namespace archbench::load {
 
-// When the run starts, and the window in which it measures (after the warm-up).
+// When the run starts (the warm-up's start: with --start-at the agreed time, on the monotonic
+// clock), and the window in which it measures (after the warm-up).
 struct RunTimes {
     std::int64_t start_ns;
     std::int64_t window_start_ns;
@@ -48,8 +57,11 @@ class Worker {
 public:
     static constexpr std::int64_t kTickNs = 10'000'000;            // timeouts are checked this often
     static constexpr std::int64_t kReconnectPauseNs = 10'000'000;  // after a failed connect
+    // --start-at: a start later than this (a wake-up's delay at most) is reported as late.
+    static constexpr std::int64_t kStartToleranceNs = 1'000'000;
 
-    Worker(const LoadOptions& options, const Address& address, const RunTimes& times, ThreadPlan plan);
+    Worker(const LoadOptions& options, const std::vector<Address>& addresses, const RunTimes& times,
+           ThreadPlan plan);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -62,22 +74,34 @@ private:
     void on_connected(Connection& connection, std::int64_t now);
     void on_connect_failed(Connection& connection, std::int64_t now);
     void on_event(Connection& connection, std::uint32_t events, std::int64_t now);
-    void on_answer(const Request& request, bool right, std::int64_t now);
+    void on_answer(const Request& request, bool right, std::size_t address, std::int64_t now);
     void fill_pipeline(Connection& connection, std::int64_t now);
     void fail_connection(Connection& connection, ErrorKind kind, std::int64_t now);
     void issue_due_requests(std::int64_t now);
     void check_connections(std::int64_t now);
     bool finished(std::int64_t now) const;
+    bool ready_to_start(std::int64_t now) const;
+    void start(std::int64_t now);
+    std::size_t index_of(const Connection& connection) const {
+        return static_cast<std::size_t>(&connection - connections_.data());
+    }
     // Whether a request of the measured window was sent and is still unanswered.
     bool measured_requests_pending() const;
     Measurements finish(std::int64_t now);
 
+    // Where a connection is sent (--hosts-policy), beside connections_ and indexed alike.
+    struct Route {
+        std::size_t address;          // into addresses_
+        std::size_t refused_in_row;   // connects that failed since its last success
+    };
+
     const LoadOptions& options_;
-    const Address& address_;
+    const std::vector<Address>& addresses_;
     const RunTimes times_;
     const std::int64_t timeout_ns_;
     ExpectedAnswers expected_;
     std::vector<Connection> connections_;
+    std::vector<Route> routes_;
     std::optional<OpenLoopSchedule> schedule_;  // open loop only
     Pacer pacer_;
     Recorder recorder_;
@@ -86,6 +110,8 @@ private:
     std::uint64_t requests_left_;       // closed loop: -n share still to issue
     std::uint64_t in_flight_ = 0;       // requests sent and not yet answered, all connections
     std::uint64_t backlog_ = 0;         // open loop: requests due and not yet sent
+    bool started_ = false;           // the load began (before it: connections open, nothing is sent)
+    std::int64_t started_ns_ = 0;    // when
     bool window_open_ = false;
     std::int64_t window_cpu_start_ns_ = 0;
     std::int64_t spin_ns_ = 0;

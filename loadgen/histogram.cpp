@@ -27,6 +27,20 @@ void LatencyHistogram::add_buckets(std::span<const Bucket> buckets) {
     }
 }
 
+void LatencyHistogram::add_exact(std::span<const Bucket> buckets, std::uint64_t sum, std::uint64_t min,
+                                 std::uint64_t max) {
+    std::uint64_t added = 0;
+    for (const Bucket& bucket : buckets) {
+        counts_[bucket.index] += bucket.count;
+        added += bucket.count;
+    }
+    if (added == 0) return;
+    total_ += added;
+    sum_ += sum;
+    min_ = std::min(min_, min);
+    max_ = std::max(max_, max);
+}
+
 std::vector<LatencyHistogram::Bucket> LatencyHistogram::nonzero_buckets() const {
     std::vector<Bucket> buckets;
     if (total_ == 0) return buckets;

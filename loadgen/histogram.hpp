@@ -54,12 +54,16 @@ public:
     void merge(const LatencyHistogram& other);
     // Adds counters kept by nonzero_buckets(); min, max and mean then come from counters.
     void add_buckets(std::span<const Bucket> buckets);
+    // Adds counters with the exact sum, min and max of the values they hold (a histogram written
+    // out by histogram_file.hpp): the result is exactly as if those values had been recorded.
+    void add_exact(std::span<const Bucket> buckets, std::uint64_t sum, std::uint64_t min, std::uint64_t max);
     std::vector<Bucket> nonzero_buckets() const;
     void reset();
 
     std::uint64_t count() const { return total_; }
     std::uint64_t min() const { return total_ ? min_ : 0; }
     std::uint64_t max() const { return max_; }
+    std::uint64_t sum() const { return sum_; }  // of every value recorded, exact
     double mean() const { return total_ ? static_cast<double>(sum_) / static_cast<double>(total_) : 0; }
     double stddev() const;  // from the counters' middle values
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <string>
 
+#include "loadgen/clock.hpp"
+
 namespace archbench::load {
 
 namespace {
@@ -34,21 +36,32 @@ nlohmann::ordered_json latency_json(const LatencyHistogram& histogram) {
     return figures;
 }
 
+nlohmann::ordered_json errors_json(const ErrorCounts& counts) {
+    nlohmann::ordered_json errors;
+    for (std::size_t kind = 0; kind < kErrorKinds; ++kind) errors[std::string(kErrorNames[kind])] = counts.by_kind[kind];
+    return errors;
+}
+
+// One entry per --timeline-ms slice of the measured window; `t` is the slice's start in seconds
+// from the start of the window, `duration_s` its length (the last may be shorter).
 nlohmann::ordered_json timeline_json(const RunResult& result) {
     nlohmann::ordered_json timeline = nlohmann::ordered_json::array();
-    LatencyHistogram second;
+    const double slice_s = result.options.timeline_ms / 1e3;
+    LatencyHistogram slice;
     for (std::size_t t = 0; t < result.total.timeline.size(); ++t) {
-        const TimelineSecond& counts = result.total.timeline[t];
-        second.reset();
-        second.add_buckets(counts.latency);
+        const TimelineSlice& counts = result.total.timeline[t];
+        slice.reset();
+        slice.add_buckets(counts.latency);
         const auto percentile = [&](double p) {
-            return second.count() ? nlohmann::ordered_json(microseconds(static_cast<double>(
-                                        second.value_at_percentile(p))))
-                                  : nlohmann::ordered_json();
+            return slice.count() ? nlohmann::ordered_json(microseconds(static_cast<double>(
+                                       slice.value_at_percentile(p))))
+                                 : nlohmann::ordered_json();
         };
+        // t x MS / 1000 rather than t x (MS / 1000), so that 3 slices of 100 ms start at 0.3.
+        const double start_s = static_cast<double>(t * result.options.timeline_ms) / 1e3;
         nlohmann::ordered_json entry;
-        entry["t"] = t;
-        entry["duration_s"] = std::min(1.0, result.duration_s - static_cast<double>(t));
+        entry["t"] = start_s;
+        entry["duration_s"] = std::min(slice_s, result.duration_s - start_s);
         entry["ok"] = counts.ok;
         entry["errors"] = counts.errors;
         entry["p50_us"] = percentile(50);
@@ -56,6 +69,21 @@ nlohmann::ordered_json timeline_json(const RunResult& result) {
         timeline.push_back(entry);
     }
     return timeline;
+}
+
+// One entry per address of --host, in its order.
+nlohmann::ordered_json hosts_json(const RunResult& result) {
+    nlohmann::ordered_json hosts = nlohmann::ordered_json::array();
+    for (std::size_t a = 0; a < result.options.hosts.size(); ++a) {
+        const AddressCounts& counts = result.total.per_address[a];
+        hosts.push_back({{"host", result.options.hosts[a]},
+                         {"address", a < result.addresses.size() ? result.addresses[a] : result.options.hosts[a]},
+                         {"requests_ok", counts.ok},
+                         {"errors", errors_json(counts.errors)},
+                         {"errors_total", counts.errors.total()},
+                         {"connections_opened", counts.connections_opened}});
+    }
+    return hosts;
 }
 
 void print_latency_line(std::FILE* out, const char* label, const LatencyHistogram& histogram) {
@@ -69,6 +97,12 @@ void print_latency_line(std::FILE* out, const char* label, const LatencyHistogra
     std::fprintf(out, "  max %.1f\n", histogram.max() / 1e3);
 }
 
+void print_error_kinds(std::FILE* out, const ErrorCounts& errors) {
+    for (std::size_t kind = 0; kind < kErrorKinds; ++kind)
+        std::fprintf(out, "%s%.*s %llu", kind ? ", " : "", static_cast<int>(kErrorNames[kind].size()),
+                     kErrorNames[kind].data(), static_cast<unsigned long long>(errors.by_kind[kind]));
+}
+
 }  // namespace
 
 void print_summary(std::FILE* out, const RunResult& result) {
@@ -80,19 +114,31 @@ void print_summary(std::FILE* out, const RunResult& result) {
                  options.connections == 1 ? "" : "s", options.threads, options.threads == 1 ? "" : "s",
                  options.pipeline);
     if (options.session > 0) std::fprintf(out, ", sessions of %u", options.session);
+    if (options.hosts.size() > 1) std::fprintf(out, ", hosts policy %s", hosts_policy_name(options.hosts_policy));
     std::fprintf(out, "\n  %-13s %.3f s", "measured", result.duration_s);
     if (options.warmup_s > 0) std::fprintf(out, " after a %.3f s warm-up", options.warmup_s);
+    if (options.start_at) {
+        std::fprintf(out, ", started at %.3f", static_cast<double>(*options.start_at) / kNanosPerSecond);
+        if (result.start_late_s > 0) std::fprintf(out, " (%.3f s late)", result.start_late_s);
+    }
     std::fprintf(out, "\n  %-13s %llu ok of %llu issued, %.1f per second\n", "requests",
                  static_cast<unsigned long long>(total.ok), static_cast<unsigned long long>(total.issued),
                  result.throughput_rps());
     std::fprintf(out, "  %-13s %llu (", "errors", static_cast<unsigned long long>(total.errors.total()));
-    for (std::size_t kind = 0; kind < kErrorKinds; ++kind)
-        std::fprintf(out, "%s%.*s %llu", kind ? ", " : "", static_cast<int>(kErrorNames[kind].size()),
-                     kErrorNames[kind].data(), static_cast<unsigned long long>(total.errors.by_kind[kind]));
+    print_error_kinds(out, total.errors);
     std::fprintf(out, ")\n  %-13s %llu in flight", "at the end", static_cast<unsigned long long>(total.in_flight_at_end));
     if (options.open_loop())
         std::fprintf(out, ", %llu waiting for a connection", static_cast<unsigned long long>(total.backlog_at_end));
     std::fprintf(out, "\n");
+    if (options.hosts.size() > 1)
+        for (std::size_t a = 0; a < options.hosts.size(); ++a) {
+            const AddressCounts& counts = total.per_address[a];
+            std::fprintf(out, "  %-13s %llu ok, %llu errors (", options.hosts[a].c_str(),
+                         static_cast<unsigned long long>(counts.ok),
+                         static_cast<unsigned long long>(counts.errors.total()));
+            print_error_kinds(out, counts.errors);
+            std::fprintf(out, "), %llu connections opened\n", static_cast<unsigned long long>(counts.connections_opened));
+        }
     print_latency_line(out, "latency us", total.latency);
     print_latency_line(out, "service us", total.service);
     if (total.connect.count() > 0) print_latency_line(out, "connect us", total.connect);
@@ -102,6 +148,13 @@ void print_summary(std::FILE* out, const RunResult& result) {
                      "schedule", options.rate, total.schedule_lag.value_at_percentile(50) / 1e3,
                      total.schedule_lag.value_at_percentile(99) / 1e3, total.schedule_lag.max() / 1e3,
                      static_cast<unsigned long long>(total.queued), static_cast<unsigned long long>(total.max_backlog));
+    }
+    if (result.idle.requested > 0) {
+        const IdleReport& idle = result.idle;
+        std::fprintf(out, "  %-13s %u asked, %u opened in %.3f s, %u failed, %u closed by the server",
+                     "idle", idle.requested, idle.opened, idle.open_s, idle.failed, idle.closed_by_server);
+        if (idle.first_close_s) std::fprintf(out, " (the first after %.3f s)", *idle.first_close_s);
+        std::fprintf(out, "\n");
     }
     double busiest = 0;
     for (const ThreadUsage& usage : result.threads) busiest = std::max(busiest, usage.cpu_util);
@@ -122,6 +175,8 @@ nlohmann::ordered_json to_json(const RunResult& result) {
     nlohmann::ordered_json json;
     json["config"] = {
         {"host", options.host},
+        {"hosts", options.hosts},
+        {"hosts_policy", hosts_policy_name(options.hosts_policy)},
         {"port", options.port},
         {"connections", options.connections},
         {"threads", options.threads},
@@ -130,19 +185,29 @@ nlohmann::ordered_json to_json(const RunResult& result) {
         {"warmup_s", options.warmup_s},
         {"requests", or_null(options.requests > 0, options.requests)},
         {"rate", or_null(options.open_loop(), options.rate)},
+        {"rate_steps", [&] {
+             if (options.rate_steps.empty()) return nlohmann::ordered_json();
+             nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+             for (const RateStep& step : options.rate_steps) steps.push_back({step.rate, step.seconds});
+             return steps;
+         }()},
+        {"idle", options.idle},
         {"session", options.session},
         {"pipeline", options.pipeline},
         {"timeout_ms", options.timeout_ms},
         {"reply_bytes", options.reply_bytes},
+        {"timeline_ms", options.timeline_ms},
+        {"start_at", or_null(options.start_at.has_value(),
+                             static_cast<double>(options.start_at.value_or(0)) / kNanosPerSecond)},
+        {"protocol", zen::protocol_name(options.protocol)},
+        {"path", or_null(options.protocol == zen::Protocol::http, options.path)},
     };
+    json["start_late_s"] = result.start_late_s;
     json["duration_s"] = result.duration_s;
     json["requests_issued"] = total.issued;
     json["requests_ok"] = total.ok;
     json["throughput_rps"] = result.throughput_rps();
-    nlohmann::ordered_json errors;
-    for (std::size_t kind = 0; kind < kErrorKinds; ++kind)
-        errors[std::string(kErrorNames[kind])] = total.errors.by_kind[kind];
-    json["errors"] = errors;
+    json["errors"] = errors_json(total.errors);
     json["errors_total"] = total.errors.total();
     json["in_flight_at_end"] = total.in_flight_at_end;
     json["backlog_at_end"] = total.backlog_at_end;
@@ -150,6 +215,7 @@ nlohmann::ordered_json to_json(const RunResult& result) {
     json["service_us"] = latency_json(total.service);
     json["connect_us"] = latency_json(total.connect);
     json["connections_opened"] = total.connections_opened;
+    json["hosts"] = hosts_json(result);
     if (options.open_loop())
         json["open_loop"] = {
             {"rate", options.rate},
@@ -162,6 +228,16 @@ nlohmann::ordered_json to_json(const RunResult& result) {
     else
         json["open_loop"] = nullptr;
     json["timeline"] = timeline_json(result);
+    const IdleReport& idle = result.idle;
+    json["idle"] = {
+        {"requested", idle.requested},
+        {"opened", idle.opened},
+        {"failed", idle.failed},
+        {"closed_by_server", idle.closed_by_server},
+        {"open_at_end", idle.open_at_end()},
+        {"first_close_s", or_null(idle.first_close_s.has_value(), idle.first_close_s.value_or(0))},
+        {"open_s", idle.open_s},
+    };
 
     nlohmann::ordered_json threads = nlohmann::ordered_json::array();
     double cpu_util = 0, busy_util = 0;
@@ -184,6 +260,22 @@ nlohmann::ordered_json to_json(const RunResult& result) {
     json["warnings"] = result.warnings();
     json["interrupted"] = result.interrupted;
     return json;
+}
+
+nlohmann::ordered_json merged_histograms_json(const HistogramSet& merged, const std::vector<std::string>& files) {
+    nlohmann::ordered_json json;
+    json["files"] = files;
+    json["count"] = merged.latency.count();
+    json["latency_us"] = latency_json(merged.latency);
+    if (merged.service) json["service_us"] = latency_json(*merged.service);
+    return json;
+}
+
+void print_merged_summary(std::FILE* out, const HistogramSet& merged, const std::vector<std::string>& files) {
+    std::fprintf(out, "archbench-load: %zu histogram file%s merged, %llu latencies\n", files.size(),
+                 files.size() == 1 ? "" : "s", static_cast<unsigned long long>(merged.latency.count()));
+    print_latency_line(out, "latency us", merged.latency);
+    if (merged.service) print_latency_line(out, "service us", *merged.service);
 }
 
 void write_percentile_distribution(std::FILE* out, const LatencyHistogram& histogram) {

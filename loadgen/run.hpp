@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "loadgen/idle.hpp"
+#include "loadgen/net.hpp"
 #include "loadgen/options.hpp"
 #include "loadgen/stats.hpp"
 
@@ -24,7 +26,10 @@ struct RunResult {
     Measurements total;   // all threads together
     std::vector<ThreadUsage> threads;
     double duration_s = 0;
+    double start_late_s = 0;  // --start-at: how late the load began (0 on time, and without it)
     bool interrupted = false;
+    IdleReport idle;      // --idle: what became of the silent connections
+    std::vector<std::string> addresses;  // --host's addresses as resolved, numeric, in its order
 
     double throughput_rps() const { return duration_s > 0 ? static_cast<double>(total.ok) / duration_s : 0; }
     double cpu_us_per_request() const;   // all its CPU, per request answered or failed
@@ -37,9 +42,14 @@ struct RunResult {
     std::vector<std::string> warnings() const;
 };
 
-// Runs the load the options describe; setting `stop` ends it early (the figures then cover the
-// time until then). Throws std::invalid_argument for a bad address, std::runtime_error when the
-// system refuses what a run needs.
-RunResult run_load(const LoadOptions& options, const std::atomic<bool>& stop);
+// Each of `hosts` resolved (net.hpp), in order. Throws std::invalid_argument naming the first
+// that does not resolve.
+std::vector<Address> resolve_addresses(const std::vector<std::string>& hosts, std::uint16_t port);
+
+// Runs the load the options describe against `addresses` (options.hosts resolved, in order);
+// setting `stop` ends it early (the figures then cover the time until then). Throws
+// std::runtime_error when the system refuses what a run needs.
+RunResult run_load(const LoadOptions& options, const std::vector<Address>& addresses,
+                   const std::atomic<bool>& stop);
 
 }  // namespace archbench::load

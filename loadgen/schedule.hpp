@@ -14,9 +14,22 @@
 #include <climits>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "loadgen/options.hpp"
+
 namespace archbench::load {
+
+// --rate-steps (options.hpp's RateStep): the rate changes during the run (an overload, then a
+// recovery). Step i runs at `rate` requests/s for `seconds`; the last one's rate holds after its
+// seconds are over. "RATE:SECONDS,RATE:SECONDS,..." (both above 0); throws std::invalid_argument
+// naming the problem.
+std::vector<RateStep> parse_rate_steps(const std::string& text);
+
+// The steps of a whole run from its start: the warm-up at the first step's rate (or at --rate),
+// then the steps as asked.
+std::vector<RateStep> run_rate_steps(const LoadOptions& options);
 
 class OpenLoopSchedule {
 public:
@@ -24,9 +37,18 @@ public:
     // request of the run not to be sent (-n), or UINT64_MAX.
     OpenLoopSchedule(double rate, unsigned connections, std::int64_t start_ns,
                      std::vector<unsigned> slots, std::uint64_t end);
+    // A rate that changes: the steps in turn from `start_ns`. Request g is then due within the
+    // step its time falls in, evenly spaced at that step's rate (the step's first request is the
+    // first one due at or after the step's start).
+    OpenLoopSchedule(const std::vector<RateStep>& steps, unsigned connections, std::int64_t start_ns,
+                     std::vector<unsigned> slots, std::uint64_t end);
 
     std::int64_t due_ns(std::uint64_t request) const {
-        return start_ns_ + static_cast<std::int64_t>(static_cast<double>(request) * interval_ns_);
+        std::size_t s = segments_.size() - 1;
+        while (request < segments_[s].first_request) --s;  // a handful of steps at most
+        const Segment& segment = segments_[s];
+        return segment.start_ns +
+               static_cast<std::int64_t>(static_cast<double>(request - segment.first_request) * segment.interval_ns);
     }
     std::int64_t due_ns(unsigned slot, std::uint64_t k) const {
         return due_ns(k * connections_ + slot);
@@ -42,7 +64,12 @@ public:
     void advance();
 
 private:
-    double interval_ns_;
+    struct Segment {
+        std::uint64_t first_request;
+        std::int64_t start_ns;
+        double interval_ns;
+    };
+    std::vector<Segment> segments_;  // the first starts at request 0
     unsigned connections_;
     std::int64_t start_ns_;
     std::vector<unsigned> slots_;

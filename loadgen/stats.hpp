@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "loadgen/clock.hpp"
 #include "loadgen/histogram.hpp"
 
 namespace archbench::load {
@@ -37,12 +38,21 @@ struct ErrorCounts {
     std::uint64_t total() const;
 };
 
-// One second of the timeline as one thread saw it. Its latencies are kept as the non-empty
-// counters of a histogram (a few hundred at most), so that an hour-long run costs kilobytes.
-struct TimelineSecond {
+// One slice of the timeline (--timeline-ms, a second by default) as one thread saw it. Its
+// latencies are kept as the non-empty counters of a histogram (a few hundred at most), so that
+// an hour-long run costs kilobytes.
+struct TimelineSlice {
     std::uint64_t ok = 0;
     std::uint64_t errors = 0;
     std::vector<LatencyHistogram::Bucket> latency;
+};
+
+// What the requests sent to one address of --host became (a connect error is the address's that
+// refused it).
+struct AddressCounts {
+    std::uint64_t ok = 0;
+    ErrorCounts errors;
+    std::uint64_t connections_opened = 0;
 };
 
 // Everything one thread measured; run.cpp adds the threads' measurements up.
@@ -62,22 +72,26 @@ struct Measurements {
     // the load generator's own accuracy. The others waited for their connection (queued).
     LatencyHistogram schedule_lag;
     std::uint64_t queued = 0;
-    std::vector<TimelineSecond> timeline;
+    std::vector<TimelineSlice> timeline;
+    std::vector<AddressCounts> per_address;  // one per address of --host, in its order
 
+    std::int64_t start_late_ns = 0;  // --start-at: how late this thread began the load
     std::int64_t window_ns = 0;  // how long this thread measured
     std::int64_t cpu_ns = 0;     // this thread's CPU time in that window
     std::int64_t spin_ns = 0;    // of which spent polling for the next scheduled send (open loop)
     std::int64_t spin_window_ns = 0;  // open loop: how long before a send it stopped sleeping, at the end
 
     // Adds another thread's measurements: counters add, histograms merge exactly, timelines
-    // add second by second. CPU figures are kept per thread by the caller.
+    // add slice by slice. CPU figures are kept per thread by the caller.
     void merge(const Measurements& other);
 };
 
 // Records one thread's requests into its Measurements, if they belong to the measured window.
+// Each outcome names the address (an index into --host's list) its connection was on.
 class Recorder {
 public:
-    Recorder(std::int64_t window_start_ns, std::int64_t window_end_ns);
+    Recorder(std::int64_t window_start_ns, std::int64_t window_end_ns,
+             std::int64_t slice_ns = kNanosPerSecond, std::size_t addresses = 1);
 
     bool measured(std::int64_t origin_ns) const {
         return origin_ns >= window_start_ns_ && origin_ns < window_end_ns_;
@@ -86,26 +100,31 @@ public:
     void issued(std::int64_t origin_ns) {
         if (measured(origin_ns)) ++m_.issued;
     }
-    void answered(std::int64_t origin_ns, std::int64_t sent_ns, std::int64_t now_ns) {
+    void answered(std::int64_t origin_ns, std::int64_t sent_ns, std::int64_t now_ns, std::size_t address = 0) {
         if (!measured(origin_ns)) return;
         ++m_.ok;
+        ++m_.per_address[address].ok;
         const auto latency = static_cast<std::uint64_t>(now_ns - origin_ns);
         m_.latency.record(latency);
         m_.service.record(static_cast<std::uint64_t>(now_ns - sent_ns));
-        in_second(now_ns).record(latency);
-        ++second_ok_;
+        in_slice(now_ns).record(latency);
+        ++slice_ok_;
     }
-    void failed(std::int64_t origin_ns, ErrorKind kind, std::int64_t now_ns) {
+    void failed(std::int64_t origin_ns, ErrorKind kind, std::int64_t now_ns, std::size_t address = 0) {
         if (!measured(origin_ns)) return;
         ++m_.errors[kind];
-        in_second(now_ns);
-        ++second_errors_;
+        ++m_.per_address[address].errors[kind];
+        in_slice(now_ns);
+        ++slice_errors_;
     }
     // An error that no request carries: an answer nobody asked for.
-    void stray_error(ErrorKind kind, std::int64_t now_ns) { failed(now_ns, kind, now_ns); }
-    void connected(std::int64_t started_ns, std::int64_t now_ns) {
+    void stray_error(ErrorKind kind, std::int64_t now_ns, std::size_t address = 0) {
+        failed(now_ns, kind, now_ns, address);
+    }
+    void connected(std::int64_t started_ns, std::int64_t now_ns, std::size_t address = 0) {
         if (!measured(now_ns)) return;
         ++m_.connections_opened;
+        ++m_.per_address[address].connections_opened;
         m_.connect.record(static_cast<std::uint64_t>(now_ns - started_ns));
     }
     void sent_on_schedule(std::int64_t scheduled_ns, std::int64_t sent_ns) {
@@ -116,28 +135,29 @@ public:
     }
 
     Measurements& measurements() { return m_; }
-    // Closes the timeline up to `end_ns` (seconds without a single answer included) and returns
+    // Closes the timeline up to `end_ns` (slices without a single answer included) and returns
     // what was measured.
     Measurements finish(std::int64_t end_ns);
 
 private:
-    // The histogram of the second `now_ns` falls in, closing the seconds before it. Outcomes of
-    // the drain after the window count in its last second.
-    LatencyHistogram& in_second(std::int64_t now_ns) {
+    // The histogram of the slice `now_ns` falls in, closing the slices before it. Outcomes of
+    // the drain after the window count in its last slice.
+    LatencyHistogram& in_slice(std::int64_t now_ns) {
         now_ns = std::min(now_ns, window_end_ns_ - 1);
-        if (now_ns >= next_second_ns_) close_seconds_until(now_ns);
-        return second_;
+        if (now_ns >= next_slice_ns_) close_slices_until(now_ns);
+        return slice_;
     }
-    void close_seconds_until(std::int64_t now_ns);
+    void close_slices_until(std::int64_t now_ns);
 
     Measurements m_;
     std::int64_t window_start_ns_;
     std::int64_t window_end_ns_;
-    std::int64_t next_second_ns_;  // end of the second being recorded
-    std::int64_t last_second_;     // the timeline's last second (for a window of known length)
-    LatencyHistogram second_;
-    std::uint64_t second_ok_ = 0;
-    std::uint64_t second_errors_ = 0;
+    std::int64_t slice_ns_;       // --timeline-ms
+    std::int64_t next_slice_ns_;  // end of the slice being recorded
+    std::int64_t last_slice_;     // the timeline's last slice (for a window of known length)
+    LatencyHistogram slice_;
+    std::uint64_t slice_ok_ = 0;
+    std::uint64_t slice_errors_ = 0;
 };
 
 }  // namespace archbench::load

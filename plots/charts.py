@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -23,11 +23,13 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
+import families  # noqa: E402
 import run_data  # noqa: E402
 from run_data import Run, arch_colour, arch_marker  # noqa: E402
 
 DPI = 100
 PANEL_SIZE = (6.0, 4.6)       # inches per panel, legend extra
+COMPACT_PANEL_SIZE = (4.8, 3.6)  # a family's small multiple
 FAILED_MARKER = "X"
 PARTIAL_MARKER = "x"
 # 1/(1 - percentile) and its label, HdrHistogram's percentile axis.
@@ -37,17 +39,68 @@ PERCENTILE_TICKS = [(2, "50%"), (10, "90%"), (100, "99%"), (1000, "99.9%"),
 
 @dataclass
 class Layer:
-    """One run on the axes: its lines' style, and a label for the legend ('' for one run)."""
+    """One run on the axes: its lines' style, and a label for the legend ('' for one run).
+    `only`, when given, draws just those architectures (one family's members, or each family's
+    best in an overview), `names` gives their legend text, `scope` what the chart holds."""
     run: Run
     linestyle: str = "-"
     label: str = ""
+    only: list[str] | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    scope: str = ""
+    compact: bool = False  # a small multiple: smaller panels, a one-line title
 
 
 def _architectures(layers: list[Layer]) -> list[str]:
+    """The architectures drawn, in the run's order, or in `only`'s order when given."""
     names: list[str] = []
     for layer in layers:
-        names += [a for a in layer.run.architectures if a not in names]
+        present = layer.run.architectures
+        wanted = present if layer.only is None else [a for a in layer.only if a in present]
+        names += [a for a in wanted if a not in names and a not in run_data.REFERENCE_LINES]
     return names
+
+
+# The metric that picks a family's best member for an overview, per chart kind: (column,
+# higher is better). The errors chart shows the members that serve the most.
+OVERVIEW_METRIC = {"throughput": ("throughput_rps", True), "latency": ("p99_us", False),
+                   "spectrum": ("p99_us", False), "cpu": ("server_cpu_us_per_req", False),
+                   "memory": ("server_rss_kb", False), "errors": ("throughput_rps", True)}
+MAX_TIED_NAMED = 4
+
+
+def tied_text(tied: list[str]) -> str:
+    if not tied:
+        return ""
+    named = tied[:MAX_TIED_NAMED] + ([f"{len(tied) - MAX_TIED_NAMED} more"]
+                                     if len(tied) > MAX_TIED_NAMED else [])
+    return "tied: " + (", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1
+                       else named[0])
+
+
+def overview_layers(layers: list[Layer], workload: str, kind: str) -> list[Layer]:
+    """The layers of an overview: per family, its best member by the chart's metric and the
+    ranking rules (families.best_member), named in the legend with the members tied with it.
+    The members are picked in the last layer's run (B of a comparison) and drawn in every
+    layer, so that A and B show the same member."""
+    metric, higher = OVERVIEW_METRIC[kind]
+    chooser = layers[-1].run
+    only, names = [], {}
+    for family, members in chooser.families.items():
+        best, tied = families.best_member(chooser, workload, members, metric, higher)
+        if best is None:
+            continue
+        only.append(best)
+        names[best] = f"{family}: {best}" + (f"\n  ({tied_text(tied)})" if tied else "")
+    return [Layer(layer.run, layer.linestyle, layer.label, only=only, names=names,
+                  scope="each family's best") for layer in layers]
+
+
+def family_layers(layers: list[Layer], family: str) -> list[Layer]:
+    """The layers of one family's chart: all of its members in either run."""
+    members = [a for layer in layers for a in layer.run.families.get(family, [])]
+    return [Layer(layer.run, layer.linestyle, layer.label, only=members,
+                  scope=f"family: {family}", compact=True) for layer in layers]
 
 
 def _connections(layers: list[Layer], workload: str) -> list[int]:
@@ -66,18 +119,21 @@ def failure_rows(layers: list[Layer], workload: str) -> list[tuple[Layer, str, l
     return rows
 
 
-def _new_figure(panels: int, strip_rows: int = 0) -> tuple[Figure, list, list]:
+def _new_figure(panels: int, strip_rows: int = 0, compact: bool = False
+                ) -> tuple[Figure, list, list]:
     """A row of `panels` axes; with strip_rows, a thin strip under each for the failed points,
     one row per architecture that has any, so that a failure never sits on a line's data."""
-    width = PANEL_SIZE[0] * panels + 2.2
+    size = COMPACT_PANEL_SIZE if compact else PANEL_SIZE
+    width = size[0] * panels + 2.2
     if not strip_rows:
-        figure = Figure(figsize=(width, PANEL_SIZE[1]), dpi=DPI)
+        figure = Figure(figsize=(width, size[1]), dpi=DPI)
         axes = list(figure.subplots(1, panels, squeeze=False)[0])
         return figure, axes, [None] * panels
     strip_height = 0.25 + 0.2 * strip_rows
-    figure = Figure(figsize=(width, PANEL_SIZE[1] + strip_height), dpi=DPI)
+    figure = Figure(figsize=(width, size[1] + strip_height), dpi=DPI)
     grid = figure.subplots(2, panels, squeeze=False, sharex="col",
-                           gridspec_kw={"height_ratios": [PANEL_SIZE[1] - 0.6, strip_height],
+                           gridspec_kw={"height_ratios": [size[1] - 0.6, strip_height],
+                                        "wspace": 0.45 if compact else 0.2,
                                         "hspace": 0.06})
     return figure, list(grid[0]), list(grid[1])
 
@@ -86,6 +142,12 @@ def _title(figure: Figure, layers: list[Layer], workload: str, what: str) -> Non
     first = layers[0].run
     description = first.workload_description(workload)
     heading = f"{what} — workload '{workload}'" + (f" ({description})" if description else "")
+    if layers[0].scope:
+        heading = f"{what} — {layers[0].scope} — workload '{workload}'"
+    if layers[0].compact:
+        figure.suptitle(f"{layers[0].scope} — {what.split(' against')[0].lower()} — "
+                        f"'{workload}'", fontsize=10, y=0.995)
+        return
     if len(layers) == 1:
         machine = f"{first.machine_line()} · run {first.name}"
     else:
@@ -158,6 +220,7 @@ def draw_metric(ax, layers: list[Layer], workload: str, metric: str, scale: floa
                         linestyle="none", marker="o", markersize=13, markerfacecolor="none",
                         markeredgecolor="#888888", markeredgewidth=1.2, zorder=4)
                 notes["saturated"] = True
+    notes["reference"] = draw_reference(ax, layers, workload, metric, connections, scale)
     _connections_axis(ax, connections)
     if strip is not None:
         rows = failure_rows(layers, workload)
@@ -168,12 +231,41 @@ def draw_metric(ax, layers: list[Layer], workload: str, metric: str, scale: floa
     return notes
 
 
+REFERENCE_STYLE = {"color": "#222222", "linestyle": (0, (2, 2)), "linewidth": 1.8, "marker": "*",
+                   "markersize": 8}
+
+
+def draw_reference(ax, layers: list[Layer], workload: str, metric: str, connections: list[int],
+                   scale: float = 1.0) -> list[str]:
+    """The reference servers (run_data.REFERENCE_LINES: nginx) that measured this workload, as a
+    black dotted line (median over repetitions) in every chart of it, family charts included;
+    returns their legend labels."""
+    drawn = []
+    for layer in layers:
+        for name, label in run_data.REFERENCE_LINES.items():
+            if name not in layer.run.architectures:
+                continue
+            line = run_data.series(layer.run, workload, name, metric, connections)
+            y = [v * scale for v in line.median]
+            if all(math.isnan(v) for v in y):
+                continue
+            ax.plot(connections, y, zorder=3, label=label, gid=f"reference-{name}",
+                    **{**REFERENCE_STYLE, "linestyle": REFERENCE_STYLE["linestyle"]
+                       if layer.linestyle == "-" else (0, (1, 3))})
+            if label not in drawn:
+                drawn.append(label)
+    return drawn
+
+
 def legend(ax, layers: list[Layer], archs: list[str], notes: dict | None = None) -> None:
     """Architectures (colour and marker), then the runs' line styles, then the marks; outside
     the axes, on the right."""
     notes = notes or {}
+    names = layers[0].names
     handles = [Line2D([], [], color=arch_colour(a), marker=arch_marker(a), markersize=6,
-                      linewidth=1.6, label=a) for a in archs]
+                      linewidth=1.6, label=names.get(a, a)) for a in archs]
+    handles += [Line2D([], [], label=label, **REFERENCE_STYLE)
+                for label in notes.get("reference") or []]
     if len(layers) > 1:
         handles += [Line2D([], [], color="black", linestyle=layer.linestyle, linewidth=1.6,
                            label=f"{layer.label}: {layer.run.name}") for layer in layers]
@@ -202,15 +294,18 @@ def legend(ax, layers: list[Layer], archs: list[str], notes: dict | None = None)
 
 
 def _merge(*notes: dict) -> dict:
-    return {key: any(n.get(key) for n in notes)
-            for key in ("failed", "partial", "saturated", "band")}
+    merged = {key: any(n.get(key) for n in notes)
+              for key in ("failed", "partial", "saturated", "band")}
+    merged["reference"] = list(dict.fromkeys(label for n in notes
+                                             for label in n.get("reference") or []))
+    return merged
 
 
 def _auto_log(ax, layers: list[Layer], workload: str, metric: str, scale: float = 1.0,
               ratio: float = 20.0) -> None:
     """A log y axis when the figures span more than `ratio` (memory of 1 process against 1000),
     a linear one from zero otherwise."""
-    values = [v * scale for layer in layers for arch in layer.run.architectures
+    values = [v * scale for layer in layers for arch in _architectures([layer])
               for v in run_data.series(layer.run, workload, arch, metric).median
               if not math.isnan(v) and v > 0]
     if values and max(values) / min(values) > ratio:
@@ -233,7 +328,7 @@ def _has_data(ax) -> bool:
 # --------------------------------------------------------------------------- the charts
 
 def _figure(layers: list[Layer], workload: str, panels: int):
-    return _new_figure(panels, len(failure_rows(layers, workload)))
+    return _new_figure(panels, len(failure_rows(layers, workload)), layers[0].compact)
 
 
 def throughput_figure(layers: list[Layer], workload: str) -> Figure:
@@ -363,7 +458,7 @@ def spectrum_counts(connections: list[int], wanted: list[int] | None = None) -> 
 def spectrum_figure(layers: list[Layer], workload: str, counts: list[int]) -> Figure:
     """HdrHistogram's percentile plot: latency against 1/(1-percentile) on a log axis, from
     each point's .hgrm (the repetition with the median p99)."""
-    figure, axes, _ = _new_figure(max(1, len(counts)))
+    figure, axes, _ = _new_figure(max(1, len(counts)), compact=layers[0].compact)
     archs = _architectures(layers)
     for ax, count in zip(axes, counts):
         top = 10.0

@@ -8,17 +8,22 @@ differences larger than the run-to-run spread.
 Default DIR: compare-<A>-vs-<B>/ beside B (results/compare-...). It holds the charts,
 compare.csv (every figure), compare.md (the ratios, to paste) and compare.html.
 
-The rule for a mark, per point and metric (written at the head of compare.md and compare.html):
-the relative spread of a run is (max - min) / median over its repetitions at that point; a
-ratio is marked * when |B/A - 1| is larger than the larger spread of the two runs (a run with
-a single repetition has no spread and does not count). When neither run has two repetitions
-there, the spread is unknown: a ratio off by more than 10 % is marked ? (a change, or noise:
-run with repetitions >= 2 to tell).
+The rule for a mark, per point and metric (written at the head of compare.md and compare.html),
+is the one every ranking of archbench uses (harness/ranking.py): B differs from A only where
+every repetition of B is better (or every one worse) than every repetition of A, each run has
+at least 3 repetitions there, and the medians differ by at least 5 %. Otherwise the cell is
+not marked: the same within noise. A change at a point where either run has fewer than
+MIN_CLEAN undisturbed repetitions (the noise sentinel: another process held the cores, or the
+machine ran slower) is marked ~, not *: it may be the machine's, not the code's, and is not
+counted as better or worse. With MIN_CLEAN undisturbed repetitions on each side, a disturbed one
+does not decide the mark: the undisturbed ones are separated too (they lie within the ranges
+that do not overlap), and the disturbed one fell on the same side.
 """
 from __future__ import annotations
 
 import csv
 import math
+import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import charts  # noqa: E402
+import chooser  # noqa: E402
+import families  # noqa: E402
+from cli import usage_parser  # noqa: E402
 import report  # noqa: E402
 import run_data  # noqa: E402
 import summary  # noqa: E402
@@ -38,16 +46,17 @@ METRICS = [("throughput_rps", "throughput", "throughput (req/s)", True),
            ("server_cpu_us_per_req", "cpu_per_req", "CPU/request", False)]
 FORMATS = {"throughput_rps": lambda v: f"{v:,.0f}", "p99_us": summary.fmt_us,
            "server_cpu_us_per_req": lambda v: f"{v:.3g} µs"}
-NOISE_FLOOR = 0.10  # used only when no run has repetitions at a point
 COMPARE_CHARTS = ["throughput", "latency", "cpu", "memory", "errors"]
 
-RULE = ("B/A is B's median over repetitions divided by A's. A run's relative spread at a point "
-        "is (max - min) / median over its repetitions. * marks a ratio with |B/A - 1| larger "
-        "than the larger relative spread of the two runs (runs with one repetition there have "
-        "no spread and do not count). Where neither run has two repetitions the spread is "
-        f"unknown, and ? marks |B/A - 1| > {NOISE_FLOOR:.0%}: a change or noise, repeat the "
-        "runs to tell. Throughput: above 1 is better; p99 and CPU per request: below 1 is "
-        "better.")
+# Undisturbed repetitions each run needs at a point for a change there to count (see RULE).
+MIN_CLEAN = 2
+RULE = ("B/A is B's median over repetitions divided by A's. * marks a change that the "
+        "repetitions show: " + run_data.ranking.RULE.replace("A is ranked above B", "B and A "
+        "differ") + " Throughput: above 1 is better; p99 and CPU per request: below 1 is "
+        f"better. ~ marks such a change at a point where either run has fewer than {MIN_CLEAN} "
+        "undisturbed repetitions (other processes held the cores, or the machine ran slower): "
+        "the machine's, perhaps, not the code's; it is not counted as better or worse. "
+        "Unmarked ratios are the same within noise.")
 
 
 @dataclass
@@ -56,7 +65,7 @@ class Cell:
     b: float
     ratio: float
     threshold: float  # the run-to-run spread the ratio is held against; NaN when unknown
-    mark: str         # "*", "?" or ""
+    mark: str         # "*", "~" (a change at a disturbed point) or ""
 
     @property
     def change(self) -> float:
@@ -74,22 +83,18 @@ class Row:
     note: str = ""
 
 
-def compare_cell(a: run_data.Series, b: run_data.Series, connections: int) -> Cell:
-    value_a, value_b = a.at(connections), b.at(connections)
-    if math.isnan(value_a) or math.isnan(value_b) or value_a == 0:
+def compare_cell(values_a: list[float], values_b: list[float], higher_is_better: bool) -> Cell:
+    """The ratio of medians B/A, marked "*" only when ranking.separated() splits the runs."""
+    if not values_a or not values_b:
+        return Cell(NAN, NAN, NAN, NAN, "")
+    value_a, value_b = statistics.median(values_a), statistics.median(values_b)
+    if value_a == 0:
         return Cell(value_a, value_b, NAN, NAN, "")
-    ratio = value_b / value_a
-    spreads = [run_data.relative_spread(s.spread_at(connections)[0], s.at(connections),
-                                        s.spread_at(connections)[1])
-               for s in (a, b) if s.reps_at(connections) >= 2]
-    spreads = [s for s in spreads if not math.isnan(s)]
+    spreads = [(max(v) - min(v)) / abs(statistics.median(v)) for v in (values_a, values_b)
+               if len(v) >= 2 and statistics.median(v) != 0]
     threshold = max(spreads) if spreads else NAN
-    change = abs(ratio - 1)
-    if spreads:
-        mark = "*" if change > threshold else ""
-    else:
-        mark = "?" if change > NOISE_FLOOR else ""
-    return Cell(value_a, value_b, ratio, threshold, mark)
+    mark = "*" if run_data.ranking.separated(values_b, values_a, higher_is_better) else ""
+    return Cell(value_a, value_b, value_b / value_a, threshold, mark)
 
 
 def _note(run_a: Run, run_b: Run, workload: str, arch: str, connections: int) -> str:
@@ -102,6 +107,11 @@ def _note(run_a: Run, run_b: Run, workload: str, arch: str, connections: int) ->
             notes.append(f"failed in {label}")
         elif any(not p.ok for p in points):
             notes.append(f"some reps failed in {label}")
+        disturbed = sum(1 for p in points if p.disturbed)
+        if disturbed:
+            notes.append(f"{disturbed} rep(s) disturbed in {label}")
+        if 0 < sum(1 for p in points if p.ok) < run_data.ranking.MIN_REPS:
+            notes.append(f"fewer than {run_data.ranking.MIN_REPS} reps in {label}: no mark")
     return "; ".join(notes)
 
 
@@ -116,15 +126,21 @@ def compare_rows(run_a: Run, run_b: Run) -> list[Row]:
             if not any(run.points_at(workload, arch, c) for run in (run_a, run_b)
                        for c in counts):
                 continue
-            lines = {metric: (run_data.series(run_a, workload, arch, metric, counts),
-                              run_data.series(run_b, workload, arch, metric, counts))
-                     for metric, _, _, _ in METRICS}
             for count in counts:
-                first_a, first_b = lines[METRICS[0][0]]
-                row = Row(workload, arch, count, first_a.reps_at(count), first_b.reps_at(count),
+                reps = [sum(1 for p in run.points_at(workload, arch, count) if p.ok)
+                        for run in (run_a, run_b)]
+                row = Row(workload, arch, count, reps[0], reps[1],
                           note=_note(run_a, run_b, workload, arch, count))
-                for metric, _, _, _ in METRICS:
-                    row.cells[metric] = compare_cell(*lines[metric], count)
+                too_disturbed = any(
+                    sum(1 for p in run.points_at(workload, arch, count)
+                        if p.ok and not p.disturbed) < MIN_CLEAN for run in (run_a, run_b))
+                for metric, _, _, higher in METRICS:
+                    cell = compare_cell(
+                        run_data.values_at(run_a, workload, arch, metric, count),
+                        run_data.values_at(run_b, workload, arch, metric, count), higher)
+                    if cell.mark and too_disturbed:
+                        cell.mark = "~"
+                    row.cells[metric] = cell
                 rows.append(row)
     return rows
 
@@ -173,8 +189,8 @@ def write_markdown(rows: list[Row], run_a: Run, run_b: Run, path: Path) -> None:
 
 
 def verdict(cell: Cell, higher_is_better: bool) -> str:
-    """'better', 'worse' or '' for a marked cell."""
-    if not cell.mark or math.isnan(cell.ratio):
+    """'better', 'worse' or '' for a cell marked *."""
+    if cell.mark != "*" or math.isnan(cell.ratio):
         return ""
     return "better" if (cell.ratio > 1) == higher_is_better else "worse"
 
@@ -182,36 +198,43 @@ def verdict(cell: Cell, higher_is_better: bool) -> str:
 def counts_by_metric(rows: list[Row]) -> dict[str, dict[str, int]]:
     result = {}
     for metric, name, _, higher in METRICS:
-        tally = {"better": 0, "worse": 0, "unsure": 0}
+        tally = {"better": 0, "worse": 0, "same": 0, "disturbed": 0}
         for row in rows:
             cell = row.cells[metric]
             if cell.mark == "*":
                 tally[verdict(cell, higher)] += 1
-            elif cell.mark == "?":
-                tally["unsure"] += 1
+            elif cell.mark == "~":
+                tally["disturbed"] += 1
+            elif not math.isnan(cell.ratio):
+                tally["same"] += 1
         result[name] = tally
     return result
 
 
 CSS_EXTRA = """
 td.better { background: #e3f4e3; } td.worse { background: #fbe4e4; }
-td.unsure { background: #fff7dc; }
+td.disturbed { background: #fff7dc; }
 """
 
 
 def render_html(rows: list[Row], run_a: Run, run_b: Run, drawn: list) -> str:
     title = f"archbench comparison: {run_b.name} / {run_a.name}"
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-             f"<title>{esc(title)}</title><style>{report.STYLE}{CSS_EXTRA}</style></head><body>",
+             f"<title>{esc(title)}</title><style>{report.STYLE}{chooser.CSS}{CSS_EXTRA}</style>"
+             f"</head><body>",
              f"<h1>{esc(title)}</h1>",
              f"<p class=\"sub\">A (dashed): {esc(run_a.name)} — {esc(run_a.machine_line())}<br>"
              f"B (solid): {esc(run_b.name)} — {esc(run_b.machine_line())}</p>",
-             f"<p><b>The rule.</b> {esc(RULE)}</p>"]
+             f"<p><b>The rule.</b> {esc(RULE)}</p>",
+             "<p>Each chart comes as an overview, one line per family (its best member in B, "
+             "drawn in both runs), and one small chart per family under it.</p>",
+             chooser.chooser_html(grouped(run_a, run_b), run_data.arch_colour)]
     tallies = counts_by_metric(rows)
     parts.append("<ul>" + "".join(
-        f"<li>{esc(name)}: {t['better']} point(s) better in B, {t['worse']} worse, beyond the "
-        f"spread; {t['unsure']} off by more than {NOISE_FLOOR:.0%} without repetitions to "
-        f"tell</li>" for name, t in tallies.items()) + "</ul>")
+        f"<li>{esc(name)}: {t['better']} point(s) better in B, {t['worse']} worse, as the "
+        f"repetitions show; {t['disturbed']} change(s) on disturbed points (~, not "
+        f"counted); {t['same']} the same within noise</li>"
+        for name, t in tallies.items()) + "</ul>")
     shared = [w for w in run_a.workloads if w in run_b.workloads]
     only = [w for w in run_data._in_order(run_a.workloads + run_b.workloads) if w not in shared]
     if only:
@@ -220,33 +243,49 @@ def render_html(rows: list[Row], run_a: Run, run_b: Run, drawn: list) -> str:
     for workload in run_data._in_order(r.workload for r in rows):
         parts.append(f"<h2 id=\"{esc(run_data.safe_name(workload))}\">Workload "
                      f"{esc(workload)}</h2>")
-        parts.append("<table><tr><th class=\"name\">architecture</th><th>conn.</th>" + "".join(
+        parts.append("<table class=\"sortable\"><tr><th class=\"name\">architecture</th>"
+                     "<th>conn.</th>" + "".join(
             f"<th>{esc(title)} A</th><th>{esc(title)} B</th><th>B/A</th>"
             for _, _, title, _ in METRICS) + "<th class=\"name\">note</th></tr>")
         for row in (r for r in rows if r.workload == workload):
             cells = []
             for metric, _, _, higher in METRICS:
                 cell = row.cells[metric]
-                css = verdict(cell, higher) or ("unsure" if cell.mark == "?" else "")
+                css = verdict(cell, higher) or ("disturbed" if cell.mark == "~" else "")
                 spread = (f"spread {cell.threshold:.1%}" if not math.isnan(cell.threshold)
                           else "spread unknown")
                 shown = [("" if math.isnan(v) else FORMATS[metric](v)) for v in (cell.a, cell.b)]
                 cells.append(f"<td>{esc(shown[0])}</td><td>{esc(shown[1])}</td>"
                              f"<td class=\"{css}\" title=\"{esc(spread)}\">"
                              f"{esc(ratio_text(cell))}</td>")
-            parts.append(f"<tr>{report.arch_cell(row.arch)}<td>{row.connections}</td>"
+            parts.append(f"<tr{chooser.row_attributes(row.arch)}>{report.arch_cell(row.arch)}"
+                         f"<td>{row.connections}</td>"
                          f"{''.join(cells)}<td class=\"name small\">{esc(row.note)}</td></tr>")
         parts.append("</table>")
-        for kind, png in ((k, p) for w, k, p in drawn if w == workload):
+        groups = grouped(run_a, run_b)
+        for kind, png in ((k, p) for w, k, f, p in drawn if w == workload and not f):
             parts.append(f"<figure><h3>{esc(report.CHART_TITLES[kind])} — {esc(workload)}</h3>"
                          f"<img src=\"{esc(png)}\" alt=\"{esc(report.CHART_TITLES[kind])}, A "
                          f"against B\"></figure>")
+            entries = [(f, groups.get(f, []), p, f"{report.CHART_TITLES[kind]}, family {f}, A "
+                        f"against B") for w, k, f, p in drawn if w == workload and k == kind
+                       and f]
+            parts.append(chooser.multiples_html(entries, wide=kind in report.WIDE_CHARTS))
+    parts.append(chooser.SCRIPT)
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
-def draw(run_a: Run, run_b: Run, out: Path) -> list[tuple[str, str, str]]:
-    """(workload, kind, file name) of each chart, for the workloads both runs have."""
+def grouped(run_a: Run, run_b: Run) -> dict[str, list[str]]:
+    """{family: its architectures in either run}, as the report groups them."""
+    return run_data.FAMILIES.grouped(run_data._in_order(run_a.architectures
+                                                        + run_b.architectures))
+
+
+def draw(run_a: Run, run_b: Run, out: Path) -> list[tuple[str, str, str, str]]:
+    """(workload, kind, family, file name) of each chart, for the workloads both runs have:
+    per chart kind the overview (family "": each family's best member, picked in B, drawn in
+    both runs) and one chart per family with all of its members, as the report draws them."""
     layers = [charts.Layer(run_a, linestyle="--", label="A"),
               charts.Layer(run_b, linestyle="-", label="B")]
     figures = {"throughput": charts.throughput_figure, "latency": charts.latency_figure,
@@ -256,8 +295,14 @@ def draw(run_a: Run, run_b: Run, out: Path) -> list[tuple[str, str, str]]:
     for workload in (w for w in run_a.workloads if w in run_b.workloads):
         for kind in COMPARE_CHARTS:
             stem = f"{run_data.safe_name(workload)}-{kind}"
-            charts.save(figures[kind](layers, workload), out, stem)
-            drawn.append((workload, kind, f"{stem}.png"))
+            charts.save(figures[kind](charts.overview_layers(layers, workload, kind), workload),
+                        out, stem)
+            drawn.append((workload, kind, "", f"{stem}.png"))
+            for family in grouped(run_a, run_b):
+                name = f"{stem}-{families.slug(family)}"
+                charts.save(figures[kind](charts.family_layers(layers, family), workload),
+                            out, name)
+                drawn.append((workload, kind, family, f"{name}.png"))
     return drawn
 
 
@@ -272,7 +317,7 @@ def compare(run_a: Run, run_b: Run, out: Path) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = report.usage_parser("plots/compare.py", "Draw two runs on the same axes (A dashed, "
+    parser = usage_parser("plots/compare.py", "Draw two runs on the same axes (A dashed, "
                                  "B solid) and write the B/A ratios.")
     parser.add_argument("a", type=Path, help="run A, the baseline (e.g. results/<id>)")
     parser.add_argument("b", type=Path, help="run B, compared with A")
@@ -286,9 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or run_b.path.resolve().parent / f"compare-{run_a.name}-vs-{run_b.name}"
     rows = compare(run_a, run_b, out)
     for name, tally in counts_by_metric(rows).items():
-        print(f"{name:<12} B/A beyond the run-to-run spread: {tally['better']} better, "
-              f"{tally['worse']} worse" + (f"; {tally['unsure']} unsure (no repetitions)"
-                                           if tally["unsure"] else ""))
+        print(f"{name:<12} changes the repetitions show: {tally['better']} better in B, "
+              f"{tally['worse']} worse; {tally['disturbed']} on disturbed points (~, not "
+              f"counted); {tally['same']} the same within noise")
     print(f"compare: {out / 'compare.html'}  (table: {out / 'compare.csv'})")
     return 0
 

@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import charts  # noqa: E402  (sets the Agg backend)
+from cli import usage_parser  # noqa: E402
 import microbench  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -202,9 +203,8 @@ def draw(bench: Microbench, out: Path, subtitle: str | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    import report  # the usage style of every archbench tool
-    parser = report.usage_parser("plots/microbench_charts.py",
-                                 "Draw DIR/plots/microbench-*.png from DIR/*.json.")
+    parser = usage_parser("plots/microbench_charts.py",
+                          "Draw DIR/plots/microbench-*.png from DIR/*.json.")
     parser.add_argument("folder", type=Path, help="a folder of Google Benchmark JSON files")
     parser.add_argument("--svg", action="store_true", help="write SVG too")
     args = parser.parse_args(argv)

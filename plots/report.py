@@ -11,7 +11,6 @@ loopback round trip as the floor on the latency charts.
 """
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import math
@@ -23,10 +22,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import charts  # noqa: E402
+import chooser  # noqa: E402
+import crosscheck_section  # noqa: E402
+import families  # noqa: E402
+import languages  # noqa: E402
+import lessons  # noqa: E402
+import deployment_report  # noqa: E402
+from cli import usage_parser  # noqa: E402
 import microbench  # noqa: E402
 import microbench_charts  # noqa: E402
 import run_data  # noqa: E402
+import sentinel  # noqa: E402  (harness/, on the path that run_data set)
 import summary  # noqa: E402
+import syscalls  # noqa: E402
 import workers  # noqa: E402
 from microbench import Microbench  # noqa: E402
 from run_data import Run  # noqa: E402
@@ -39,9 +47,12 @@ CHART_TITLES = {
     "memory": "Memory",
     "errors": "Errors and timeouts",
     "workers": "Connections per worker",
+    "syscalls": "System calls and run-queue wait per request",
 }
 # Charts also written as SVG with --svg (or always: these are the ones put on slides).
 SVG_ALWAYS = {"throughput", "latency"}
+# Charts of several panels: their family charts take a row each.
+WIDE_CHARTS = {"latency", "spectrum", "cpu", "errors"}
 
 
 @dataclass
@@ -52,6 +63,8 @@ class Chart:
     svg: Path | None
     look_for: str
     shows: list[str]
+    family: str = ""  # a family's small multiple; "" for the overview (each family's best)
+    members: list[str] | None = None  # a family chart's architectures
 
 
 def draw_charts(run: Run, spectrum_at: list[int] | None = None, svg: bool = False,
@@ -78,12 +91,16 @@ def draw_charts(run: Run, spectrum_at: list[int] | None = None, svg: bool = Fals
         }
         for kind, make in figures.items():
             stem = f"{run_data.safe_name(workload)}-{kind}"
+            # The overview: one line per family, its best member (charts.overview_layers).
+            layers[:] = charts.overview_layers([charts.Layer(run)], workload, kind)
             files = charts.save(make(), out, stem, svg=svg or kind in SVG_ALWAYS)
             drawn.append(Chart(
                 kind=kind, workload=workload, png=files[0].relative_to(run.path),
                 svg=files[1].relative_to(run.path) if len(files) > 1 else None,
                 look_for=summary.LOOK_FOR[kind],
                 shows=summary.for_chart(kind, run, workload, counts, floor_us)))
+            drawn += draw_family_charts(run, out, workload, kind, layers, make, svg)
+        layers[:] = [charts.Layer(run)]
         if workers.has_data(run, workload):  # pooled architectures reported their workers
             files = charts.save(workers.workers_figure(run, workload), out,
                                 f"{run_data.safe_name(workload)}-workers", svg=svg)
@@ -91,6 +108,14 @@ def draw_charts(run: Run, spectrum_at: list[int] | None = None, svg: bool = Fals
                 kind="workers", workload=workload, png=files[0].relative_to(run.path),
                 svg=files[1].relative_to(run.path) if len(files) > 1 else None,
                 look_for=workers.LOOK_FOR, shows=workers.sentences(run, workload)))
+        if syscalls.has_data(run, workload):  # perf counted the server's system calls
+            files = charts.save(syscalls.syscalls_figure(run, workload), out,
+                                f"{run_data.safe_name(workload)}-syscalls", svg=svg)
+            drawn.append(Chart(
+                kind="syscalls", workload=workload, png=files[0].relative_to(run.path),
+                svg=files[1].relative_to(run.path) if len(files) > 1 else None,
+                look_for=syscalls.LOOK_FOR,
+                shows=syscalls.sentences(run, workload) + syscalls.counting_cost(run)))
     if bench:
         lowest = summary.lowest_p50(run)
         for chart, files in microbench_charts.draw(bench, out, svg=svg).items():
@@ -99,6 +124,22 @@ def draw_charts(run: Run, spectrum_at: list[int] | None = None, svg: bool = Fals
                 svg=files[1].relative_to(run.path) if len(files) > 1 else None,
                 look_for=microbench.LOOK_FOR[chart],
                 shows=microbench.for_chart(chart, bench, lowest)))
+    return drawn
+
+
+def draw_family_charts(run: Run, out: Path, workload: str, kind: str, layers: list,
+                       make, svg: bool) -> list[Chart]:
+    """The small multiples of one chart kind: one chart per family with all of its members,
+    plots/<workload>-<kind>-<family>.png; `make` draws the figure from `layers`, which are
+    swapped in place for each family."""
+    drawn = []
+    for family, members in run.families.items():
+        layers[:] = charts.family_layers([charts.Layer(run)], family)
+        stem = f"{run_data.safe_name(workload)}-{kind}-{families.slug(family)}"
+        files = charts.save(make(), out, stem, svg=svg)
+        drawn.append(Chart(kind=kind, workload=workload, png=files[0].relative_to(run.path),
+                           svg=files[1].relative_to(run.path) if len(files) > 1 else None,
+                           look_for="", shows=[], family=family, members=members))
     return drawn
 
 
@@ -127,7 +168,8 @@ figcaption .look { color: #555; }
 table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0 1em 0; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; vertical-align: top; }
 th { background: #f4f4f4; } td.name, th.name { text-align: left; }
-td.best { font-weight: bold; background: #eef8ee; }
+td.best { font-weight: bold; background: #eef8ee; } td.tied { background: #f3f8f3; }
+dl.reading dt { font-weight: bold; margin-top: 0.4em; } dl.reading dd { margin-left: 1.5em; }
 td.failed { color: #b00; background: #fbeaea; text-align: center; }
 .small { font-size: 0.8em; color: #666; } .err { color: #b35c00; font-size: 0.8em; }
 .swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.4em;
@@ -149,16 +191,19 @@ def arch_cell(arch: str) -> str:
 
 
 def summary_table(run: Run, workload: str) -> str:
-    """Median throughput (and p99 under it) per architecture and connection count; the best of
-    each column in bold, failed points in red with their reason, errors flagged."""
+    """Median throughput (and p99 under it) per architecture and connection count. The best of
+    a column is bold only where its repetitions separate it from every other (ranking.py);
+    where they do not, every architecture tied with it is shaded as tied. Failed points are
+    red with their reason; failed or timed-out requests are counted in the cell, and such a
+    point is never bold."""
     counts = run.connections(workload)
     best = {c: summary.winner(run, workload, c) for c in counts}
-    rows = ["<table><tr><th class=\"name\">architecture</th>" +
+    rows = ["<table class=\"sortable\"><tr><th class=\"name\">architecture</th>"
+            "<th class=\"name\">family</th>" +
             "".join(f"<th>{c} conn.</th>" for c in counts) + "</tr>"]
     for arch in run.architectures:
         throughput = run_data.series(run, workload, arch, "throughput_rps", counts)
         p99 = run_data.series(run, workload, arch, "p99_us", counts)
-        errors = run_data.series(run, workload, arch, "errors", counts)
         cells = []
         for i, count in enumerate(counts):
             points = run.points_at(workload, arch, count)
@@ -170,27 +215,82 @@ def summary_table(run: Run, workload: str) -> str:
                 cells.append(f'<td class="failed" title="{esc(reasons)}">failed</td>')
                 continue
             text = f"{throughput.median[i]:,.0f}"
+            failure = run_data.failure_text(run, workload, arch, count)
             if not math.isnan(p99.median[i]):
-                text += f'<br><span class="small">p99 {esc(summary.fmt_us(p99.median[i]))}</span>'
-            if not math.isnan(errors.median[i]) and errors.median[i] > 0:
-                text += f'<br><span class="err">⚠ {errors.median[i]:,.0f} errors</span>'
+                text += (f'<br><span class="small">p99 {esc(summary.fmt_us(p99.median[i]))}'
+                         + (" of answered requests" if failure else "") + "</span>")
+            if failure:
+                text += f'<br><span class="err">⚠ {esc(failure)}</span>'
             if count in throughput.partial:
                 text += '<br><span class="err">some reps failed</span>'
-            css = ' class="best"' if best[count] == arch else ""
+            disturbed = sum(1 for p in points if p.disturbed)
+            if disturbed:
+                text += f'<br><span class="err">{disturbed} rep(s) disturbed</span>'
+            css = ""
+            if arch in best[count]:
+                css = ' class="best"' if len(best[count]) == 1 else ' class="tied"'
             cells.append(f"<td{css}>{text}</td>")
-        rows.append(f"<tr>{arch_cell(arch)}{''.join(cells)}</tr>")
+        rows.append(f"<tr{chooser.row_attributes(arch)}>{arch_cell(arch)}"
+                    f"{chooser.family_cell(arch)}{''.join(cells)}</tr>")
     rows.append("</table>")
     return "\n".join(rows)
+
+
+READING = [
+    ("A repetition", "each point (architecture, workload, connections) is measured several "
+     "times, with a fresh server each time, in interleaved rounds: round 1 measures every point "
+     "once in a shuffled order, then round 2, and so on (the order and its seed are in "
+     "meta.json). A slow drift of the machine thus falls on every architecture alike."),
+    ("The band", "every line is the median of the repetitions; the shaded band around it runs "
+     "from the lowest to the highest repetition. A wide band is a noisy point."),
+    ("Tied within noise", "an architecture is called faster, lower or cheaper than another only "
+     "where the repetitions separate them: " + run_data.ranking.RULE + " Where several "
+     "architectures are tied with the best, the words name them all and the summary table "
+     "shades them all; a bold cell is a best that the data separates from every other."),
+    ("Disturbed", "before and after each point a fixed piece of CPU work is timed on the "
+     "server's and the load generator's cores (machine_slowdown: its time over the run's "
+     "calibrated time), and /proc/stat tells how much CPU other processes used on those cores "
+     "during the window (foreign_cpu_share). A point with a slowdown above "
+     f"{sentinel.SLOWDOWN_LIMIT} or a foreign share above {sentinel.FOREIGN_LIMIT:.0%} is "
+     "disturbed: it is measured again, at most twice, and marked in points.csv and in the "
+     "summary table if it stays disturbed."),
+    ("Failed requests", "a point where requests failed or timed out is never ranked: its cell "
+     "counts them (\"63 of 64 clients starved: 63 timeouts\"), and its percentiles are of "
+     "the answered requests only, which leaves the starved clients out."),
+]
+
+
+def reading_html() -> str:
+    items = "".join(f"<dt>{esc(term)}</dt><dd>{esc(text)}</dd>" for term, text in READING)
+    return (f"<h2 id=\"reading\">How to read the figures</h2><dl class=\"reading\">{items}"
+            f"</dl>")
+
+
+def disturbed_note(run: Run) -> str:
+    """How many points the noise sentinel found disturbed, and which: never hidden."""
+    if not run.meta.get("sentinel"):
+        return "No noise sentinel in this run (older harness, or --no-sentinel)."
+    disturbed = run_data.disturbed(run)
+    retried = sum(int(p.values.get("retries", 0)) for p in run.points
+                  if not math.isnan(p.values.get("retries", math.nan)))
+    text = (f"Noise sentinel: {retried} re-measurement(s) of disturbed points; "
+            f"{len(disturbed)} of {len(run.points)} points stayed disturbed")
+    if disturbed:
+        text += ": " + summary.listing([f"{p.arch} {p.workload} at {p.connections} (rep {p.rep})"
+                                        for p in disturbed])
+    return text + "."
 
 
 def failures_table(run: Run) -> str:
     failed = run_data.failures(run)
     if not failed:
         return "<p>No point failed.</p>"
-    rows = ["<table><tr><th class=\"name\">workload</th><th class=\"name\">architecture</th>"
+    rows = ["<table class=\"sortable\"><tr><th class=\"name\">workload</th>"
+            "<th class=\"name\">architecture</th>"
             "<th>connections</th><th>rep</th><th class=\"name\">reason</th></tr>"]
     for p in failed:
-        rows.append(f"<tr><td class=\"name\">{esc(p.workload)}</td>{arch_cell(p.arch)}"
+        rows.append(f"<tr{chooser.row_attributes(p.arch)}><td class=\"name\">{esc(p.workload)}"
+                    f"</td>{arch_cell(p.arch)}"
                     f"<td>{p.connections}</td><td>{p.rep}</td>"
                     f"<td class=\"name\">{esc(p.reason or 'no reason recorded')}</td></tr>")
     rows.append("</table>")
@@ -256,6 +356,34 @@ def warnings(run: Run) -> list[str]:
     return notes
 
 
+def families_html(run: Run) -> str:
+    """How the charts are grouped (the families and their members, coloured as in the charts),
+    and the chooser that filters them."""
+    groups = run.families
+    items = "".join(
+        f"<li><b>{esc(family)}</b>: " + ", ".join(
+            f'<span class="swatch" style="background:{run_data.arch_colour(a)}"></span>{esc(a)}'
+            for a in members) + "</li>" for family, members in groups.items())
+    return ("<h2 id=\"families\">Families</h2><p>Every architecture belongs to one family "
+            "(declared in the registry). Colour follows the family: one hue per family, a "
+            "shade and a marker per member, the same in every chart. Each chart comes twice: an "
+            "<b>overview</b> with one line per family, its best member on that chart's measure "
+            "(the member the repetitions rank best at the most connection counts; members "
+            "they cannot separate from it are named in its legend as tied), and <b>one small "
+            "chart per family</b> with all of its members, under it.</p>"
+            f"<ul>{items}</ul>" + chooser.chooser_html(groups, run_data.arch_colour))
+
+
+def family_multiples(drawn: list[Chart], overview: Chart) -> str:
+    entries = [(c.family, c.members or [], c.png.as_posix(),
+                f"{CHART_TITLES[c.kind]}, workload {c.workload}, family {c.family}")
+               for c in drawn if c.family and c.kind == overview.kind
+               and c.workload == overview.workload]
+    if not entries:
+        return ""
+    return chooser.multiples_html(entries, wide=overview.kind in WIDE_CHARTS)
+
+
 def figure_html(chart: Chart, anchor: str, title: str, alt: str) -> str:
     links = f' <a class="small" href="{esc(chart.svg.as_posix())}">SVG</a>' if chart.svg else ""
     return (f"<figure id=\"{esc(anchor)}\"><h3>{esc(title)}{links}</h3>"
@@ -282,10 +410,10 @@ def mechanisms_html(bench: Microbench, drawn: list[Chart]) -> str:
 
 
 def render_html(run: Run, drawn: list[Chart], bench: Microbench | None = None,
-                notes: list[str] | None = None) -> str:
+                notes: list[str] | None = None, lessons_html: str = "") -> str:
     title = f"archbench run {run.name}"
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-             f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
+             f"<title>{esc(title)}</title><style>{STYLE}{chooser.CSS}</style></head><body>",
              f"<h1>{esc(title)}</h1>",
              f"<p class=\"sub\">{esc(run.machine_line())} · "
              f"{len(run.architectures)} architectures · {len(run.workloads)} workloads · "
@@ -296,12 +424,22 @@ def render_html(run: Run, drawn: list[Chart], bench: Microbench | None = None,
         parts.append("<p class=\"warn\">points.csv has no points yet.</p>")
     nav = " ".join(f'<a href="#{esc(run_data.safe_name(w))}">{esc(w)}</a>' for w in run.workloads)
     why = ' <a href="#mechanisms">why: the mechanisms</a>' if bench else ""
+    if 'id="crosscheck"' in lessons_html:
+        why += ' <a href="#crosscheck">archbench-load against wrk</a>'
     parts.append(f"<nav>Workloads: {nav}{why} <a href=\"#failures\">failed points</a> "
                  f"<a href=\"#machine\">machine and experiment</a></nav>")
+    parts.append(families_html(run))
 
+    parts.append(lessons_html)
+    parts.append(languages.section_html(run))
+    parts.append(f'<p class="warn">{esc(disturbed_note(run))}</p>')
     parts.append("<h2 id=\"summary\">Summary</h2><p>Median throughput in requests per second "
                  "(p99 latency under it) for each architecture and connection count; the best "
-                 "of each column in bold. Hover over a failed cell for its reason.</p>")
+                 "of each column in bold where the repetitions separate it from every other, "
+                 "the architectures tied within noise with the best shaded where they do not "
+                 "(see <a href=\"#reading\">how to read the figures</a>). Hover over a failed "
+                 "cell for its reason.</p>")
+    parts.append(lessons.slo_summary_html(run))
     for workload in run.workloads:
         description = run.workload_description(workload)
         parts.append(f"<h3>{esc(workload)}" + (f" <span class=\"small\">({esc(description)})"
@@ -313,17 +451,20 @@ def render_html(run: Run, drawn: list[Chart], bench: Microbench | None = None,
         description = run.workload_description(workload)
         parts.append(f"<h2 id=\"{esc(anchor)}\">Workload {esc(workload)}</h2>"
                      + (f"<p class=\"sub\">{esc(description)}</p>" if description else ""))
-        for chart in (c for c in drawn if c.workload == workload):
+        for chart in (c for c in drawn if c.workload == workload and not c.family):
             parts.append(figure_html(chart, f"{anchor}-{chart.kind}",
                                      f"{CHART_TITLES[chart.kind]} — {workload}",
                                      f"{CHART_TITLES[chart.kind]}, workload {workload}"))
+            parts.append(family_multiples(drawn, chart))
 
     if bench:
         parts.append(mechanisms_html(bench, drawn))
+    parts.append(reading_html())
     parts.append("<h2 id=\"failures\">Failed points</h2>")
     parts.append(failures_table(run))
     parts.append("<h2 id=\"machine\">Machine and experiment</h2>")
     parts.append(metadata(run))
+    parts.append(chooser.SCRIPT)
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -333,7 +474,9 @@ def write_report(run: Run, spectrum_at: list[int] | None = None, svg: bool = Fal
     drawn = draw_charts(run, spectrum_at, svg, bench=bench)
     path = run.path / "report.html"
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(run, drawn, bench, [problem]), encoding="utf-8")
+    lessons_html = lessons.section_html(lessons.find_lessons(run)) + \
+        deployment_report.section_html(run) + crosscheck_section.section_html(run)
+    tmp.write_text(render_html(run, drawn, bench, [problem], lessons_html), encoding="utf-8")
     tmp.replace(path)
     return path
 
@@ -347,17 +490,6 @@ def parse_counts(text: str) -> list[int]:
     if not counts or any(c < 1 for c in counts):
         raise ValueError(f"--spectrum-at takes positive connection counts, not '{text}'")
     return counts
-
-
-def usage_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-
-    def usage_error(message: str) -> None:
-        print(f"{prog}: {message}", file=sys.stderr)
-        sys.exit(2)
-
-    parser.error = usage_error  # one line and exit 2, as every archbench tool
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,14 +14,27 @@ import json
 import math
 import re
 import statistics
-import zlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The one rule for "A beats B" (harness/ranking.py, standard library only), shared with the
+# harness's closing table.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
+import ranking  # noqa: E402
+
+import families  # noqa: E402
+
 NAN = math.nan
 
+# Servers that are not archbench architectures, drawn on every chart of a workload that measured
+# them as a reference line (charts.draw_reference), in no family: nginx (harness/nginx.py).
+REFERENCE_LINES = {"nginx": "nginx, 1 worker"}
+REFERENCE_FAMILY = "reference server (not an archbench architecture)"
+
 # Text columns of points.csv; every other column is a number (or empty).
-TEXT_COLUMNS = {"arch", "workload", "status", "reason", "loadgen_saturated", "worker_connections"}
+TEXT_COLUMNS = {"arch", "workload", "status", "reason", "loadgen_saturated", "worker_connections",
+                "disturbed", "cpu_accounting", "protocol", "path", "load_generator"}
 
 # Metrics that a failed point still measures: a load generator that got no answer still counted
 # its connect errors and timeouts, and those are the story of that point.
@@ -35,42 +48,23 @@ class RunError(Exception):
 
 # --------------------------------------------------------------------------- colours
 
-# One colour and one marker per architecture, the same in every chart and every run. Related
-# designs share a hue: blocking designs in blues and reds, readiness loops in browns and greens,
-# libraries in purples and oranges.
-ARCH_STYLES = {
-    "single":          ("#404040", "o"),
-    "threaded":        ("#1f77b4", "s"),
-    "prethreaded":     ("#6a9fd4", "D"),
-    "forked":          ("#d62728", "^"),
-    "preforked":       ("#e8797a", "v"),
-    "select":          ("#8c564b", "P"),
-    "poll":            ("#c08a5b", "X"),
-    "epoll":           ("#2ca02c", "o"),
-    "epoll-reuseport": ("#7bc96f", "s"),
-    "libevent":        ("#9467bd", "D"),
-    "asio":            ("#ff7f0e", "^"),
-    "asio-pool":       ("#e6b422", "v"),
-    "asio-coro":       ("#a05d00", "P"),
-    "io-uring":        ("#17becf", "X"),
-}
-# For names not above: picked by a stable hash of the name, so an architecture someone adds
-# keeps its colour from run to run and chart to chart.
-FALLBACK_COLOURS = ["#e377c2", "#7f7f7f", "#bcbd22", "#393b79", "#637939", "#8c6d31",
-                    "#843c39", "#7b4173", "#3182bd", "#31a354", "#756bb1", "#636363"]
-FALLBACK_MARKERS = ["o", "s", "D", "^", "v", "P", "X", "<", ">", "h"]
+# Colour follows the family (families.py): one hue per family, a shade and a marker per member,
+# the same in every chart and every run. The families come from the runs loaded (meta.json's
+# `families`, the registry's order), so every chart of a process, the comparison's two runs
+# included, colours an architecture alike.
+FAMILIES = families.Families()
 
 
 def arch_colour(arch: str) -> str:
-    if arch in ARCH_STYLES:
-        return ARCH_STYLES[arch][0]
-    return FALLBACK_COLOURS[zlib.crc32(arch.encode()) % len(FALLBACK_COLOURS)]
+    return FAMILIES.colour(arch)
 
 
 def arch_marker(arch: str) -> str:
-    if arch in ARCH_STYLES:
-        return ARCH_STYLES[arch][1]
-    return FALLBACK_MARKERS[zlib.crc32(arch.encode()[::-1]) % len(FALLBACK_MARKERS)]
+    return FAMILIES.marker(arch)
+
+
+def arch_family(arch: str) -> str:
+    return FAMILIES.family(arch)
 
 
 # --------------------------------------------------------------------------- the run folder
@@ -88,10 +82,19 @@ class Point:
     values: dict[str, float]  # every numeric column; NaN where the cell is empty
     # A pooled server's connections per worker ("worker_connections"), empty for the others.
     workers: list[int] = field(default_factory=list)
+    disturbed: bool = False  # the noise sentinel's verdict, after the harness's retries
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def as_row(self) -> dict:
+        """What ranking.eligible() reads: status, errors, timeouts, connections."""
+        return {"status": self.status, "connections": self.connections,
+                "errors": self.values.get("errors", 0) if not math.isnan(
+                    self.values.get("errors", NAN)) else 0,
+                "timeouts": self.values.get("timeouts", 0) if not math.isnan(
+                    self.values.get("timeouts", NAN)) else 0}
 
     def value(self, metric: str) -> float:
         """The figure as measured, or NaN: a failed point has none, except for the errors
@@ -120,6 +123,12 @@ class Run:
         seen = _in_order(p.arch for p in self.points)
         return [a for a in listed if a in seen] + [a for a in seen if a not in listed]
 
+    @property
+    def families(self) -> dict[str, list[str]]:
+        """{family: this run's architectures of it, in registry order}, families in the
+        report's order (families.py)."""
+        return FAMILIES.grouped([a for a in self.architectures if a not in REFERENCE_LINES])
+
     def connections(self, workload: str) -> list[int]:
         return sorted({p.connections for p in self.points if p.workload == workload})
 
@@ -139,9 +148,13 @@ class Run:
 
     def workload_description(self, workload: str) -> str:
         """'persistent connections' or '3 questions per connection, work 100 us'."""
-        for spec in self.meta.get("experiment", {}).get("workloads", []):
+        experiment = self.meta.get("experiment", {})
+        for spec in experiment.get("workloads", []):
             if spec.get("name") == workload:
-                return describe_workload(spec)
+                inherited = {key: experiment.get(key) for key in ("protocol", "path",
+                                                                  "load_generator")}
+                return describe_workload({**inherited, **{k: v for k, v in spec.items()
+                                                          if v is not None}})
         return ""
 
     def hgrm_path(self, point: Point) -> Path:
@@ -163,6 +176,10 @@ def describe_workload(spec: dict) -> str:
         value = spec.get(key)
         if value and not (key == "pipeline" and int(value) == 1):
             parts.append(label.format(value))
+    if spec.get("protocol") == "http":
+        parts.append(f"HTTP GET {spec.get('path') or '/beautiful'}")
+    if spec.get("load_generator") == "wrk":
+        parts.append("load by wrk")
     return ", ".join(parts)
 
 
@@ -225,9 +242,13 @@ def load_run(path: Path | str) -> Run:
                     in ("true", "1", "yes"),
                     values=values,
                     workers=[int(n) for n in (row.get("worker_connections") or "").split()
-                             if n.isdigit()]))
+                             if n.isdigit()],
+                    disturbed=(row.get("disturbed") or "").strip().lower() == "true"))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise RunError(f"{csv_path}: {error}") from None
+    recorded = meta.get("families")
+    FAMILIES.learn(recorded if isinstance(recorded, dict) else {})
+    FAMILIES.learn({name: REFERENCE_FAMILY for name in REFERENCE_LINES})
     return Run(path=path, name=path.resolve().name, meta=meta, points=points)
 
 
@@ -296,6 +317,41 @@ def series(run: Run, workload: str, arch: str, metric: str,
         if any(p.saturated for p in points if p.ok):
             result.saturated.append(count)
     return result
+
+
+def values_at(run: Run, workload: str, arch: str, metric: str, connections: int) -> list[float]:
+    """The metric of every repetition that measured it at one point."""
+    return [v for v in (p.value(metric) for p in run.points_at(workload, arch, connections))
+            if not math.isnan(v)]
+
+
+def rankable(run: Run, workload: str, metric: str, connections: int
+             ) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """({arch: repetitions' values} of the architectures that may be ranked at one point,
+    {arch: why not} of those that may not: requests failed or timed out there, or fewer than
+    ranking.MIN_REPS repetitions measured the metric)."""
+    groups, excluded = {}, {}
+    for arch in run.architectures:
+        points = run.points_at(workload, arch, connections)
+        if not points:
+            continue
+        values = values_at(run, workload, arch, metric, connections)
+        why = ranking.eligible([p.as_row() for p in points]) or ranking.too_few(values)
+        if why:
+            excluded[arch] = why
+        elif values:
+            groups[arch] = values
+    return groups, excluded
+
+
+def failure_text(run: Run, workload: str, arch: str, connections: int) -> str:
+    """'' or '63 of 64 clients starved: 63 timeouts' (median over repetitions)."""
+    points = [p for p in run.points_at(workload, arch, connections) if p.ok]
+    return ranking.failure_text([p.as_row() for p in points]) if points else ""
+
+
+def disturbed(run: Run) -> list[Point]:
+    return [p for p in run.points if p.disturbed]
 
 
 def failures(run: Run, workload: str | None = None) -> list[Point]:

@@ -4,9 +4,10 @@ Standard library only. Every function returns a list of sentences."""
 from __future__ import annotations
 
 import math
+import statistics
 
 import run_data
-from run_data import Run
+from run_data import Run, ranking as rank
 
 # What to look for in each chart: the same for every run.
 LOOK_FOR = {
@@ -71,19 +72,31 @@ def listing(items: list[str]) -> str:
 
 def ranking(run: Run, workload: str, metric: str, connections: int,
             higher_is_better: bool) -> list[tuple[str, float]]:
-    """(architecture, median) of the architectures measured at that point, best first."""
-    measured = []
-    for arch in run.architectures:
-        value = run_data.series(run, workload, arch, metric, [connections]).median[0]
-        if not math.isnan(value):
-            measured.append((arch, value))
-    return sorted(measured, key=lambda item: item[1], reverse=higher_is_better)
+    """(architecture, median) of the architectures that may be ranked at that point (no
+    request failed or timed out there), best median first. The order of medians alone claims
+    nothing: see leaders()."""
+    groups, _ = run_data.rankable(run, workload, metric, connections)
+    return [(arch, statistics.median(groups[arch]))
+            for arch in rank.order(groups, higher_is_better)]
 
 
-def winner(run: Run, workload: str, connections: int) -> str | None:
-    """The architecture with the highest median throughput at that point."""
-    ranked = ranking(run, workload, "throughput_rps", connections, True)
-    return ranked[0][0] if ranked else None
+def leaders(run: Run, workload: str, metric: str, connections: int,
+            higher_is_better: bool) -> list[str]:
+    """The best architecture, or every one tied with it within noise (harness/ranking.py)."""
+    groups, _ = run_data.rankable(run, workload, metric, connections)
+    return rank.leaders(groups, higher_is_better)
+
+
+def trailers(run: Run, workload: str, metric: str, connections: int,
+             higher_is_better: bool) -> list[str]:
+    groups, _ = run_data.rankable(run, workload, metric, connections)
+    return rank.trailers(groups, higher_is_better)
+
+
+def winner(run: Run, workload: str, connections: int) -> list[str]:
+    """The architecture with the highest throughput at that point, or all those tied with it
+    within noise; [] when none may be ranked."""
+    return leaders(run, workload, "throughput_rps", connections, True)
 
 
 def _failed_at(run: Run, workload: str, connections: int) -> list[str]:
@@ -99,7 +112,32 @@ def _ends(run: Run, workload: str) -> list[int]:
 
 def _failed_note(run: Run, workload: str, connections: int) -> str:
     failed = _failed_at(run, workload, connections)
-    return f" ({listing(failed)} failed there.)" if failed else ""
+    text = f" ({listing(failed)} failed there.)" if failed else ""
+    _, excluded = run_data.rankable(run, workload, "throughput_rps", connections)
+    starved = [f"{arch}: {why}" for arch, why in excluded.items()
+               if arch not in failed and not why.endswith("needed to rank")]
+    unknown = [arch for arch, why in excluded.items() if why.endswith("needed to rank")]
+    if starved:
+        text += (f" Not ranked, because requests failed there: {listing(starved)}; their "
+                 f"figures are of answered requests only.")
+    if unknown:
+        text += (f" Not ranked, with fewer than {rank.MIN_REPS} repetitions measured: "
+                 f"{listing(unknown)}.")
+    return text
+
+
+def _range_text(run: Run, workload: str, metric: str, count: int, names: list[str],
+                fmt) -> str:
+    values = [v for arch in names for v in run_data.values_at(run, workload, arch, metric, count)]
+    low, high = min(values), max(values)
+    return fmt(low) if low == high else f"{fmt(low)} to {fmt(high)}"
+
+
+def _leader_phrase(names: list[str], best: str, tied: str) -> str:
+    """'epoll is the fastest' or 'the fastest are tied within noise: a, b and c'."""
+    if len(names) == 1:
+        return f"{names[0]} {best}"
+    return f"{tied} {rank.tied_text(names)}"
 
 
 # --------------------------------------------------------------------------- per chart
@@ -110,18 +148,25 @@ def throughput(run: Run, workload: str) -> list[str]:
         ranked = ranking(run, workload, "throughput_rps", count, True)
         where = f"At {connections_text(count)}"
         if not ranked:
-            sentences.append(f"{where} no architecture answered a request."
+            sentences.append(f"{where} no architecture can be ranked."
                              + _failed_note(run, workload, count))
             continue
-        best, best_value = ranked[0]
-        text = f"{where}, {best} leads with {fmt_rps(best_value)}"
-        if len(ranked) > 1:
-            second, second_value = ranked[1]
-            text += f", {_times(best_value, second_value)} the next, {second}"
-            if len(ranked) > 2:
-                last, last_value = ranked[-1]
-                text += (f"; the slowest, {last}, answers {fmt_rps(last_value)}"
-                         f" ({best} answers {_times(best_value, last_value)} as many)")
+        top = leaders(run, workload, "throughput_rps", count, True)
+        rate = _range_text(run, workload, "throughput_rps", count, top, fmt_rps)
+        if len(top) == 1:
+            text = f"{where}, {top[0]} leads with {rate}"
+            if len(ranked) > 1:
+                second, second_value = ranked[1]
+                best_value = ranked[0][1]
+                text += (f", {_times(best_value, second_value)} the next, {second}, in every "
+                         f"repetition")
+        else:
+            text = f"{where} the fastest are {rank.tied_text(top)} ({rate})"
+        bottom = trailers(run, workload, "throughput_rps", count, True)
+        if len(ranked) > len(top) and not set(bottom) & set(top):
+            slow_rate = _range_text(run, workload, "throughput_rps", count, bottom, fmt_rps)
+            text += ("; the slowest " + (f"is {bottom[0]}" if len(bottom) == 1 else
+                                        f"are {rank.tied_text(bottom)}") + f" ({slow_rate})")
         sentences.append(text + "." + _failed_note(run, workload, count))
     peaks = []
     for arch in run.architectures:
@@ -149,24 +194,33 @@ def _times(high: float, low: float) -> str:
 
 
 def latency(run: Run, workload: str, floor_us: float = math.nan) -> list[str]:
-    """floor_us: the TCP loopback round trip from `make microbench` (NaN when not measured)."""
+    """floor_us: the TCP loopback round trip from `make microbench` (NaN when not measured).
+    Points where requests failed or timed out are left out of the words (their percentiles are
+    of the answered requests only, which hides the starved clients), and named as such."""
     sentences = []
     for count in _ends(run, workload):
         ranked = ranking(run, workload, "p99_us", count, False)
         where = f"At {connections_text(count)}"
         if not ranked:
-            sentences.append(f"{where} no latency was measured." + _failed_note(run, workload,
+            sentences.append(f"{where} no latency can be ranked." + _failed_note(run, workload,
                                                                                  count))
             continue
-        best, best_value = ranked[0]
-        text = f"{where} the lowest p99 is {best}'s, {fmt_us(best_value)}"
-        p50 = run_data.series(run, workload, best, "p50_us", [count]).median[0]
-        if not math.isnan(p50):
-            text += f" (p50 {fmt_us(p50)})"
-        if len(ranked) > 1:
-            worst, worst_value = ranked[-1]
-            text += f"; the highest is {worst}'s, {fmt_us(worst_value)}"
-            if best_value > 0:
+        top = leaders(run, workload, "p99_us", count, False)
+        p99 = _range_text(run, workload, "p99_us", count, top, fmt_us)
+        if len(top) == 1:
+            text = f"{where} the lowest p99 is {top[0]}'s, {p99}"
+            p50 = run_data.series(run, workload, top[0], "p50_us", [count]).median[0]
+            if not math.isnan(p50):
+                text += f" (p50 {fmt_us(p50)})"
+        else:
+            text = f"{where} the lowest p99s are {rank.tied_text(top)} ({p99})"
+        bottom = trailers(run, workload, "p99_us", count, False)
+        if len(ranked) > len(top) and not set(bottom) & set(top):
+            worst = _range_text(run, workload, "p99_us", count, bottom, fmt_us)
+            text += ("; the highest is " + (f"{bottom[0]}'s" if len(bottom) == 1 else
+                                           rank.tied_text(bottom)) + f", {worst}")
+            best_value, worst_value = ranked[0][1], ranked[-1][1]
+            if best_value > 0 and len(bottom) == 1:
                 text += f", {fmt_ratio(worst_value / best_value)} as long"
         sentences.append(text + "." + _failed_note(run, workload, count))
     lowest = lowest_p50(run, workload)
@@ -227,13 +281,18 @@ def cpu(run: Run, workload: str) -> list[str]:
         ranked = ranking(run, workload, "server_cpu_us_per_req", count, False)
         if not ranked:
             continue
-        cheap, cheap_value = ranked[0]
-        text = (f"At {connections_text(count)} the cheapest server per request is {cheap} "
-                f"({cheap_value:.3g} µs of CPU)")
-        if len(ranked) > 1:
-            dear, dear_value = ranked[-1]
-            text += f", the dearest {dear} ({dear_value:.3g} µs"
-            text += f", {fmt_ratio(dear_value / cheap_value)})" if cheap_value > 0 else ")"
+        cheap = leaders(run, workload, "server_cpu_us_per_req", count, False)
+        cost = _range_text(run, workload, "server_cpu_us_per_req", count, cheap,
+                           lambda v: f"{v:.3g} µs")
+        text = f"At {connections_text(count)} the cheapest server per request " + (
+            f"is {cheap[0]} ({cost} of CPU)" if len(cheap) == 1 else
+            f"is not one architecture but {rank.tied_text(cheap)} ({cost} of CPU)")
+        dear = trailers(run, workload, "server_cpu_us_per_req", count, False)
+        if len(ranked) > len(cheap) and not set(dear) & set(cheap):
+            dear_cost = _range_text(run, workload, "server_cpu_us_per_req", count, dear,
+                                    lambda v: f"{v:.3g} µs")
+            text += ", the dearest " + (dear[0] if len(dear) == 1 else rank.tied_text(dear)) \
+                + f" ({dear_cost})"
         switches = ranking(run, workload, "ctx_switches_per_req", count, False)
         if len(switches) > 1:
             text += (f"; context switches per request range from {switches[0][1]:.2g} "

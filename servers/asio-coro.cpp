@@ -12,8 +12,8 @@
 // Where it breaks: one thread, as asio.cpp: one core at most, and a slow request (--work-us,
 // --sleep-us) stalls every client, because nothing can run until the coroutine next awaits.
 // A function that waits must itself be a coroutine, all the way up ("function colouring").
-#include "servers/architecture.hpp"
-#include "servers/asio_common.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/asio_session.hpp"
 
 #if !defined(BOOST_ASIO_HAS_CO_AWAIT)
 #error "asio-coro needs C++20 coroutines in Asio (GCC 10+ with -std=c++20)"
@@ -21,7 +21,7 @@
 
 namespace archbench {
 
-using namespace asio_common;
+using namespace asio_session;
 using asio::awaitable;
 using asio::redirect_error;
 using asio::use_awaitable;
@@ -49,7 +49,7 @@ awaitable<void> session(tcp::socket socket, const ServerOptions& options,
         // stops being read from.
         co_await asio::async_write(socket, asio::buffer(output), redirect_error(use_awaitable, ec));
         if (ec) co_return;
-        if (status == zen::FrameStatus::too_long) {  // the refusal is sent: the socket lingers
+        if (status == zen::FrameStatus::close_after) {  // the refusal is sent: the socket lingers
             close_lingering(socket.release(ec));
             co_return;
         }
@@ -92,7 +92,12 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
 extern const Architecture asio_coro_architecture{
     .name = "asio-coro",
     .description = "Boost.Asio with C++20 coroutines: one io_context, a coroutine per client",
-    .traits = {.concurrent = true, .process_based = false, .connection_limit = 0},
+    .traits = {.concurrent = true,
+               .process_based = false,
+               .connection_limit = 0,
+               .family = Family::event_loop,
+               .one_io_thread = true,
+               .blocking_stalls_every_client = true},
     .serve = serve,
 };
 

@@ -3,7 +3,7 @@
 //
 // How it works: N threads each run an io_context of their own (--threads, default: the cores).
 // One of them also runs the acceptor, and each accepted socket is created on the next
-// io_context in turn, where its Session (servers/asio_common.hpp) lives from then on: every
+// io_context in turn, where its Session (servers/common/asio_session.hpp) lives from then on: every
 // handler of a connection runs on the same thread, so sessions need no locks, exactly as on
 // one thread. At exit it prints how many connections each io_context was handed
 // ("worker_connections N0 N1 ...").
@@ -16,13 +16,13 @@
 #include <thread>
 #include <vector>
 
-#include "servers/architecture.hpp"
-#include "servers/asio_common.hpp"
-#include "servers/workers.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/asio_session.hpp"
+#include "servers/common/workers.hpp"
 
 namespace archbench {
 
-using namespace asio_common;
+using namespace asio_session;
 
 namespace {  // this file's own types: other architectures may name theirs Server too
 
@@ -125,7 +125,11 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
 extern const Architecture asio_pool_architecture{
     .name = "asio-pool",
     .description = "Boost.Asio: one io_context per thread, connections dealt round-robin (server2)",
-    .traits = {.concurrent = true, .process_based = false, .connection_limit = 0},
+    .traits = {.concurrent = true,
+               .process_based = false,
+               .connection_limit = 0,
+               .family = Family::event_loops,
+               .reports_worker_connections = true},
     .serve = serve,
 };
 

@@ -2,7 +2,7 @@
 // callback server, written the way Asio's own async_tcp_echo_server.cpp is).
 //
 // How it works: one thread runs an io_context. The server asks it to accept; each accepted
-// socket gets a `Session` (servers/asio_common.hpp) that owns its buffers and chains do_read ->
+// socket gets a `Session` (servers/common/asio_session.hpp) that owns its buffers and chains do_read ->
 // do_write -> do_read. Every pending operation holds a shared_ptr to its session, so a session
 // lives exactly as long as something is pending on it: when a read fails (EOF, reset) nothing
 // new is started and the session, with its socket, is let go.
@@ -12,12 +12,12 @@
 // whatever a handler does in its own time (--work-us, and above all --sleep-us, a blocking
 // call) stalls every other client. Asynchronous code is turned inside out: the logic of one
 // conversation is spread over callbacks.
-#include "servers/architecture.hpp"
-#include "servers/asio_common.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/asio_session.hpp"
 
 namespace archbench {
 
-using namespace asio_common;
+using namespace asio_session;
 
 namespace {  // this file's own types: other architectures may name theirs Server too
 
@@ -72,7 +72,12 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
 extern const Architecture asio_architecture{
     .name = "asio",
     .description = "Boost.Asio: one io_context, asynchronous accept/read/write, a session per client",
-    .traits = {.concurrent = true, .process_based = false, .connection_limit = 0},
+    .traits = {.concurrent = true,
+               .process_based = false,
+               .connection_limit = 0,
+               .family = Family::event_loop,
+               .one_io_thread = true,
+               .blocking_stalls_every_client = true},
     .serve = serve,
 };
 

@@ -21,10 +21,10 @@
 // the connections still in its backlog (Linux 5.14 can move them: net.ipv4.tcp_migrate_req).
 #include <vector>
 
-#include "servers/architecture.hpp"
-#include "servers/epoll.hpp"
-#include "servers/net.hpp"
-#include "servers/workers.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/epoll_loop.hpp"
+#include "servers/common/net.hpp"
+#include "servers/common/workers.hpp"
 
 namespace archbench {
 
@@ -41,8 +41,8 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
     ConnectionCounters accepted(options.threads);
     run_worker_threads(options.threads, stop, [&](unsigned worker) {
         const int own_listener = worker == 0 ? listen_fd : listeners[worker - 1].fd();
-        run_epoll_loop(own_listener, options, stop, limit, &accepted[worker],
-                       std::move(epoll_sets[worker]));
+        run_epoll_loop(own_listener, options, stop, limit,
+                       {.accepted = &accepted[worker], .epoll = std::move(epoll_sets[worker])});
     });
     accepted.report();
 }
@@ -53,7 +53,9 @@ extern const Architecture epoll_reuseport_architecture{
     .traits = {.concurrent = true,
                .process_based = false,
                .connection_limit = 0,
-               .reuse_port = true},
+               .reuse_port = true,
+               .family = Family::event_loops,
+               .reports_worker_connections = true},
     .serve = serve,
 };
 

@@ -40,11 +40,11 @@
 #include <string>
 #include <unordered_map>
 
-#include "servers/architecture.hpp"
-#include "servers/limits.hpp"
-#include "servers/linger.hpp"
-#include "servers/net.hpp"
-#include "servers/nonblocking.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/limits.hpp"
+#include "servers/common/linger.hpp"
+#include "servers/common/net.hpp"
+#include "servers/common/nonblocking.hpp"
 
 namespace archbench {
 
@@ -228,7 +228,7 @@ private:
         // The workload (--work-us, --sleep-us) runs right here, on the loop's only thread.
         const zen::FrameStatus status = client.conversation.on_input(
             {client.input.data(), static_cast<std::size_t>(result)}, client.output);
-        client.closing = status == zen::FrameStatus::too_long;
+        client.closing = status == zen::FrameStatus::close_after;
         client.idle.questions_answered(client.conversation.questions_answered());
         if (client.output.empty())
             submit_recv(client);  // only part of a question so far
@@ -246,7 +246,7 @@ private:
         }
         client.output.clear();  // keeps its capacity: no allocation per answer once warm
         client.sent = 0;
-        if (client.closing) {  // the refusal is sent: the socket lingers (servers/linger.hpp)
+        if (client.closing) {  // the refusal is sent: the socket lingers (servers/common/linger.hpp)
             close_lingering(client.socket.release());
             return false;
         }
@@ -312,7 +312,12 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
 extern const Architecture io_uring_architecture{
     .name = "io-uring",
     .description = "one thread, io_uring (liburing): accept, recv and send completed by the kernel",
-    .traits = {.concurrent = true, .process_based = false, .connection_limit = 0},
+    .traits = {.concurrent = true,
+               .process_based = false,
+               .connection_limit = 0,
+               .family = Family::event_loop,
+               .one_io_thread = true,
+               .blocking_stalls_every_client = true},
     .serve = serve,
     .unavailable_reason = io_uring_unavailable_reason,
 };

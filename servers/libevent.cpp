@@ -28,10 +28,10 @@
 #include <string>
 #include <unordered_map>
 
-#include "servers/architecture.hpp"
-#include "servers/limits.hpp"
-#include "servers/linger.hpp"
-#include "servers/net.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/limits.hpp"
+#include "servers/common/linger.hpp"
+#include "servers/common/net.hpp"
 
 namespace archbench {
 
@@ -68,7 +68,7 @@ struct Connection {
     event* idle_timer = nullptr;  // only with --idle-timeout
     std::string answers;   // what one read_cb answers, then copied into the output buffer
     bool closing = false;  // close as soon as the output buffer is flushed
-    bool refused = false;  // an over-long question: the close lingers (servers/linger.hpp)
+    bool refused = false;  // an over-long question: the close lingers (servers/common/linger.hpp)
 };
 
 struct Server {
@@ -134,7 +134,7 @@ static void read_cb(bufferevent* bev, void* ctx) {
         bufferevent_write(bev, connection.answers.data(), connection.answers.size());
         connection.answers.clear();  // keeps its storage: no allocation per request
     }
-    if (status == zen::FrameStatus::too_long) {
+    if (status == zen::FrameStatus::close_after) {
         connection.refused = true;
         close_after_flush(connection);  // the refusal goes out first
         return;
@@ -193,7 +193,7 @@ static void accept_cb(evconnlistener* /*listener*/, evutil_socket_t fd, sockaddr
         close(fd);
         return;
     }
-    // One read's answers stay under about 1 MiB (bounded_read_size, servers/net.hpp):
+    // One read's answers stay under about 1 MiB (bounded_read_size, servers/common/net.hpp):
     // read_cb answers all it is given, and 16 kB of questions padded by --reply-bytes 1000000
     // would be 700 MB.
     bufferevent_set_max_single_read(bev, bounded_read_size(server.options.workload, 16 * 1024));
@@ -250,7 +250,12 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
 extern const Architecture libevent_architecture{
     .name = "libevent",
     .description = "libevent: an evconnlistener and a bufferevent per client on one event_base",
-    .traits = {.concurrent = true, .process_based = false, .connection_limit = 0},
+    .traits = {.concurrent = true,
+               .process_based = false,
+               .connection_limit = 0,
+               .family = Family::event_loop,
+               .one_io_thread = true,
+               .blocking_stalls_every_client = true},
     .serve = serve,
 };
 

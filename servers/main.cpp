@@ -1,9 +1,12 @@
-// archbench-server: runs the Zen service under the architecture named by --arch.
+// archbench-server: runs the Zen service under the architecture named by --arch, in the Zen
+// protocol or in HTTP/1.1 (--protocol).
 // DESIGN.md fixes its command line and its "listening on HOST:PORT" line.
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <climits>
 #include <cmath>
 #include <atomic>
 #include <cerrno>
@@ -15,9 +18,12 @@
 #include <string>
 #include <thread>
 
-#include "servers/net.hpp"
+#include "servers/common/external.hpp"
+#include "servers/common/linger.hpp"
+#include "protocol/cli_numbers.hpp"
+#include "servers/common/net.hpp"
 #include "servers/registry.hpp"
-#include "servers/stop.hpp"
+#include "servers/common/stop.hpp"
 
 using namespace archbench;
 
@@ -49,6 +55,11 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    try {
+        all_architectures();  // a broken external declaration fails every use, loudly
+    } catch (const std::exception& error) {
+        return usage_error(error.what());
+    }
     const unsigned cores = usable_cores();
     std::string arch_name;
     std::string host = "127.0.0.1";
@@ -64,18 +75,34 @@ int main(int argc, char** argv) {
     app.option_defaults()->always_capture_default();
     app.add_option("--arch", arch_name, "architecture to run (see --list): " + architecture_names());
     app.add_option("--host", host, "numeric address to bind");
-    app.add_option("--port", port, "port to listen on (0: any free port)");
-    app.add_option("--threads", options.threads, "worker threads of pooled variants")
-        ->check(CLI::PositiveNumber);
+    app.add_option("--port", port, "port to listen on (0: any free port)")
+        ->check(whole_number(0, 65535));
+    CLI::Option* threads_option =
+        app.add_option("--threads", options.threads,
+                       "worker threads of pooled variants (default: the cores; 32 for the work "
+                       "pools of epoll-offload and seda)")
+            ->check(whole_number(1, 100000));
     app.add_option("--processes", options.processes, "worker processes of pooled variants")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--work-us", options.workload.work_us, "CPU microseconds burnt per request");
-    app.add_option("--sleep-us", options.workload.sleep_us, "microseconds blocked per request");
+        ->check(whole_number(1, 100000));
+    app.add_option("--work-us", options.workload.work_us, "CPU microseconds burnt per request")
+        ->check(whole_number(0, UINT_MAX));
+    app.add_option("--sleep-us", options.workload.sleep_us, "microseconds blocked per request")
+        ->check(whole_number(0, UINT_MAX));
     app.add_option("--reply-bytes", options.workload.reply_bytes,
-                   "pad every answer to this many bytes (0: no padding)");
+                   "pad every answer to this many bytes (0: no padding)")
+        ->check(whole_number(0, 1ull << 30));
     app.add_option("--max-request", options.workload.max_request,
-                   "a question reaching this many bytes without '?' is refused and closed")
-        ->check(CLI::PositiveNumber);
+                   "a question reaching this many bytes without '?' (in HTTP, a head without its "
+                   "blank line) is refused and closed")
+        ->check(whole_number(1, 1ull << 30));
+    std::string protocol_name = "zen";
+    app.add_option("--protocol", protocol_name,
+                   "zen (questions ending in '?') or http (HTTP/1.1 GET /beautiful, ...: docs/http.md)")
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                return zen::protocol_named(text) ? "" : "'" + text + "' is not a protocol (zen or http)";
+            },
+            "zen|http"));
     double idle_timeout_s = 0;
     app.add_option("--idle-timeout", idle_timeout_s,
                    "disconnect a client that completes no question for SEC seconds, counted "
@@ -94,18 +121,17 @@ int main(int argc, char** argv) {
     CLI::Option* max_connections_option =
         app.add_option("--max-connections", max_connections,
                        "close at once a client that would be the N+1st open (0: no limit; "
-                       "default: 4096 for threaded and forked, else none)")
-            ->check(CLI::Validator(
-                [](std::string& text) -> std::string {
-                    // Checked as text: CLI11 would wrap "-3" around to 2^64 - 3.
-                    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
-                        return "'" + text + "' is not a whole number of clients";
-                    errno = 0;
-                    std::strtoull(text.c_str(), nullptr, 10);
-                    return errno == ERANGE ? "'" + text + "' is too large" : "";
-                },
-                "N"));
+                       "default: 4096 for a thread or a process per client: threaded, forked, inetd; else none)")
+            ->check(whole_number(0));
     app.add_flag("--list", list, "print each architecture and its description, then exit");
+    bool list_families = false;
+    app.add_flag("--list-families", list_families,
+                 "print each architecture and its family (NAME, a tab, FAMILY), then exit");
+    bool stdio = false;
+    app.add_flag("--stdio", stdio,
+                 "serve one client on descriptors 0 and 1 and exit when it leaves (the program "
+                 "that inetd's children exec); takes the workload flags and --idle-timeout, "
+                 "needs no --arch");
 
     try {
         app.parse(argc, argv);
@@ -122,13 +148,37 @@ int main(int argc, char** argv) {
                         architecture->description.data());
         return 0;
     }
+    if (list_families) {
+        for (const Architecture* architecture : all_architectures()) {
+            const std::string_view family = family_name(architecture->traits.family);
+            std::printf("%.*s\t%.*s\n", static_cast<int>(architecture->name.size()),
+                        architecture->name.data(), static_cast<int>(family.size()), family.data());
+        }
+        return 0;
+    }
+    options.workload.protocol = *zen::protocol_named(protocol_name);
+    // Rounded up, so that a timeout under a millisecond is one, not off.
+    options.idle_timeout = std::chrono::milliseconds(std::llround(std::ceil(idle_timeout_s * 1e3)));
+    if (stdio) {
+        // No signal is blocked here: SIGTERM (inetd's parent stopping) ends this process.
+        std::signal(SIGPIPE, SIG_IGN);  // a client gone mid-answer must not kill it
+        PollWaiter waiter;
+        serve_client_blocking(ClientStreams{STDIN_FILENO, STDOUT_FILENO}, options, waiter);
+        finish_lingering_closes();
+        return 0;
+    }
     if (arch_name.empty()) return usage_error("--arch is required (see --list)");
     const Architecture* architecture = find_architecture(arch_name);
     if (architecture == nullptr)
         return usage_error("unknown architecture '" + arch_name + "' (known: " +
                            architecture_names() + ")");
-    // Rounded up, so that a timeout under a millisecond is one, not off.
-    options.idle_timeout = std::chrono::milliseconds(std::llround(std::ceil(idle_timeout_s * 1e3)));
+    if (const ExternalProgram* external = architecture->external)
+        for (const std::string& flag : external->unsupported)
+            if (app.count("--" + flag) > 0)
+                return usage_error("--" + flag + ": " + arch_name + " cannot honour it (" +
+                                   external->declaration.string() + ")");
+    if (threads_option->count() == 0 && architecture->traits.default_threads > 0)
+        options.threads = architecture->traits.default_threads;
     options.max_connections = max_connections_option->count() > 0
                                   ? max_connections
                                   : architecture->traits.default_max_connections;
@@ -175,7 +225,7 @@ int main(int argc, char** argv) {
 
     int status = 0;
     try {
-        architecture->serve(listener.socket.fd(), options, stop);
+        serve_architecture(*architecture, listener.socket.fd(), options, stop);
     } catch (const std::exception& error) {
         std::fprintf(stderr, "archbench-server: %s: %s\n", arch_name.c_str(), error.what());
         status = 1;

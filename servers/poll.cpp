@@ -23,8 +23,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "servers/architecture.hpp"
-#include "servers/nonblocking.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/nonblocking.hpp"
 
 namespace archbench {
 
@@ -86,7 +86,12 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
 extern const Architecture poll_architecture{
     .name = "poll",
     .description = "one thread, poll() over non-blocking sockets (the book's srv_async)",
-    .traits = {.concurrent = true, .process_based = false, .connection_limit = 0},
+    .traits = {.concurrent = true,
+               .process_based = false,
+               .connection_limit = 0,
+               .family = Family::event_loop,
+               .one_io_thread = true,
+               .blocking_stalls_every_client = true},
     .serve = serve,
 };
 

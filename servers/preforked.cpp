@@ -4,11 +4,11 @@
 // How it works: serve() forks --processes N children and never accepts itself. Each child runs
 // the loop of `single` on the listening socket it inherited across fork(): accept a client,
 // serve it until it leaves, accept the next; the kernel hands each new connection to one child
-// asleep in accept(). The parent only waits: for a stop, or for SIGCHLD (a signalfd, as in
-// forked.cpp). A child that dies while the server runs (a crash, an out-of-memory kill, a
-// kill -9) is reaped at once and replaced by a new child in its place, so that the pool keeps
-// its N workers, as Apache's parent does. On stop the parent sends every child SIGTERM and reaps
-// it. The children count their connections in memory shared with the parent (an anonymous
+// asleep in accept(). The parent only waits: for a stop, or for SIGCHLD (run_process_pool(),
+// servers/common/children.hpp, shared with epoll-prefork). A child that dies while the server
+// runs (a crash, an out-of-memory kill, a kill -9) is reaped at once and replaced by a new child
+// in its place, so that the pool keeps its N workers, as Apache's parent does. On stop the
+// parent sends every child SIGTERM and reaps it. The children count their connections in memory shared with the parent (an anonymous
 // shared mapping made before the first fork), and the parent reports the counts at exit.
 // Good at: fork() is paid N times at start, not once per client as in `forked`, yet each worker
 // is still a process of its own: a crash takes down one client and one worker, which is
@@ -21,21 +21,14 @@
 // shared mapping (its counter is a lock-free atomic, which works across processes): N children
 // never hold more than N, so only a limit below N changes anything. Each child also marks there
 // whether it holds a place, so that the parent gives back the place of a child that died serving.
-#include <poll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <csignal>
-#include <cstdio>
-#include <cstring>
-#include <map>
 
-#include "servers/architecture.hpp"
-#include "servers/children.hpp"
-#include "servers/limits.hpp"
-#include "servers/net.hpp"
-#include "servers/workers.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/children.hpp"
+#include "servers/common/limits.hpp"
+#include "servers/common/net.hpp"
+#include "servers/common/workers.hpp"
 
 namespace archbench {
 
@@ -73,44 +66,14 @@ struct Shared {
 }
 
 void serve(int listen_fd, const ServerOptions& options, StopSignal& stop) {
-    const Socket sigchld = sigchld_descriptor();
-    Shared shared(options);              // before fork(): the children share it
-    std::map<pid_t, unsigned> children;  // pid -> worker number
-
-    auto start_worker = [&](unsigned worker) {
-        const pid_t pid = fork_child();
-        if (pid == 0) {
-            close(stop.fd());  // the parent's descriptors; the listening socket is kept
-            close(sigchld.fd());
-            child(listen_fd, options, stop, shared, worker);
-        }
-        if (pid < 0)
-            std::fprintf(stderr, "preforked: fork failed: %s: worker %u not started\n",
-                         std::strerror(errno), worker);
-        else
-            children.emplace(pid, worker);
-    };
-    for (unsigned worker = 0; worker < options.processes; ++worker) start_worker(worker);
-
-    pollfd waiting[] = {{stop.fd(), POLLIN, 0}, {sigchld.fd(), POLLIN, 0}};
-    while (!stop.requested()) {
-        if (poll(waiting, 2, -1) < 0 || !waiting[1].revents) continue;  // EINTR, or a stop
-        for (pid_t pid : reap_exited(sigchld.fd())) {
-            const auto found = children.find(pid);
-            if (found == children.end()) continue;
-            const unsigned worker = found->second;
-            children.erase(found);
+    Shared shared(options);  // before fork(): the children share it
+    run_process_pool(
+        "preforked", options.processes, stop,
+        [&](unsigned worker) { child(listen_fd, options, stop, shared, worker); },
+        [&](unsigned worker) {
             // It died serving a client: the place it could not give back, the parent does.
             if (shared.holds_place[worker].exchange(false)) shared.limit->release();
-            if (stop.requested()) continue;  // Ctrl-C in a terminal reaches the children too
-            std::fprintf(stderr, "preforked: worker %u (pid %d) died; starting another\n",
-                         worker, static_cast<int>(pid));
-            start_worker(worker);
-        }
-    }
-
-    for (const auto& [pid, worker] : children) kill(pid, SIGTERM);
-    for (const auto& [pid, worker] : children) waitpid(pid, nullptr, 0);
+        });
     shared.accepted.report();
 }
 
@@ -122,7 +85,9 @@ extern const Architecture preforked_architecture{
     .traits = {.concurrent = true,
                .process_based = true,
                .connection_limit = 0,
-               .one_client_per_worker = true},
+               .one_client_per_worker = true,
+               .family = Family::worker_pool,
+               .reports_worker_connections = true},
     .serve = serve,
 };
 

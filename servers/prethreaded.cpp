@@ -18,10 +18,10 @@
 // --max-connections counts accepted clients, over all workers (a ConnectionLimit they share):
 // N workers never hold more than N, so only a limit below N changes anything; a client beyond it
 // is accepted and closed at once, and its worker accepts the next.
-#include "servers/architecture.hpp"
-#include "servers/limits.hpp"
-#include "servers/net.hpp"
-#include "servers/workers.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/limits.hpp"
+#include "servers/common/net.hpp"
+#include "servers/common/workers.hpp"
 
 namespace archbench {
 
@@ -54,7 +54,9 @@ extern const Architecture prethreaded_architecture{
     .traits = {.concurrent = true,
                .process_based = false,
                .connection_limit = 0,
-               .one_client_per_worker = true},
+               .one_client_per_worker = true,
+               .family = Family::worker_pool,
+               .reports_worker_connections = true},
     .serve = serve,
 };
 

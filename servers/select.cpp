@@ -23,8 +23,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "servers/architecture.hpp"
-#include "servers/nonblocking.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/nonblocking.hpp"
 
 namespace archbench {
 
@@ -101,7 +101,10 @@ extern const Architecture select_architecture{
     .description = "one thread, select() over non-blocking sockets (the book's asyncore server)",
     .traits = {.concurrent = true,
                .process_based = false,
-               .connection_limit = FD_SETSIZE - kDescriptorsNotClients},
+               .connection_limit = FD_SETSIZE - kDescriptorsNotClients,
+               .family = Family::event_loop,
+               .one_io_thread = true,
+               .blocking_stalls_every_client = true},
     .serve = serve,
 };
 

@@ -9,8 +9,8 @@
 // connections. The book: "easy to deny service". --idle-timeout bounds the damage: a client
 // that completes no question within it is let go, and the next one is served. (With one client
 // open at a time, any --max-connections is met by construction.)
-#include "servers/architecture.hpp"
-#include "servers/net.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/net.hpp"
 
 namespace archbench {
 
@@ -27,7 +27,10 @@ static void serve(int listen_fd, const ServerOptions& options, StopSignal& stop)
 extern const Architecture single_architecture{
     .name = "single",
     .description = "one client at a time: accept, serve until it leaves, accept the next",
-    .traits = {.concurrent = false, .process_based = false, .connection_limit = 0},
+    .traits = {.concurrent = false,
+               .process_based = false,
+               .connection_limit = 0,
+               .family = Family::one_at_a_time},
     .serve = serve,
 };
 

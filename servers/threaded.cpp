@@ -15,9 +15,9 @@
 #include <system_error>
 #include <thread>
 
-#include "servers/architecture.hpp"
-#include "servers/limits.hpp"
-#include "servers/net.hpp"
+#include "servers/common/architecture.hpp"
+#include "servers/common/limits.hpp"
+#include "servers/common/net.hpp"
 
 namespace archbench {
 
@@ -88,7 +88,8 @@ extern const Architecture threaded_architecture{
     .traits = {.concurrent = true,
                .process_based = false,
                .connection_limit = 0,
-               .default_max_connections = 4096},
+               .default_max_connections = 4096,
+               .family = Family::per_client},
     .serve = serve,
 };
 

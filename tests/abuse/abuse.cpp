@@ -8,25 +8,10 @@
 
 namespace archbench::testing {
 
-std::vector<const Architecture*> architectures_where(bool (*keep)(const Architecture&)) {
-    std::vector<const Architecture*> kept;
-    for (const Architecture* architecture : all_architectures())
-        if (keep(*architecture)) kept.push_back(architecture);
-    return kept;
-}
-
-std::vector<const Architecture*> every_architecture() {
-    return architectures_where([](const Architecture&) { return true; });
-}
-
-void Abuse::SetUp() {
-    if (const std::string reason = unavailable_reason(*GetParam()); !reason.empty())
-        GTEST_SKIP() << reason;
-}
-
 ServerProcess Abuse::start(std::vector<std::string> extra, std::size_t clients,
                            unsigned long open_file_limit) {
-    std::vector<std::string> args = {"--arch", std::string(architecture().name)};
+    std::vector<std::string> args = {"--arch", std::string(registered_architecture(GetParam())->name)};
+    if (protocol() == zen::Protocol::http) args.insert(args.end(), {"--protocol", "http"});
     if (architecture().traits.one_client_per_worker)
         for (const char* workers : {"--threads", "--processes"})
             args.insert(args.end(), {workers, std::to_string(clients)});
@@ -44,10 +29,10 @@ unsigned long raise_open_file_limit() {
 }
 
 ::testing::AssertionResult serves_a_new_client(std::uint16_t port, std::size_t reply_bytes,
-                                               milliseconds timeout) {
+                                               milliseconds timeout, zen::Protocol protocol) {
     try {
-        Client client(port, reply_bytes);
-        client.send(kExplicit);
+        Client client(port, reply_bytes, 0, protocol);
+        client.send(request_for(kExplicit, protocol));
         const std::string answer = client.read_answer(timeout);
         if (answer == zen::padded("Implicit.", reply_bytes)) return ::testing::AssertionSuccess();
         return ::testing::AssertionFailure()

@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "protocol/zen.hpp"
+#include "tests/support/architecture_test.hpp"
 #include "tests/support/architectures.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/server_process.hpp"
+#include "tests/support/time_scale.hpp"
 
 namespace archbench::testing {
 
@@ -25,17 +27,10 @@ inline constexpr std::string_view kBeautiful = "Beautiful is better than?";
 inline constexpr std::string_view kExplicit = "Explicit is better than?";
 inline constexpr std::string_view kSimple = "Simple is better than?";
 
-// The registered architectures that `keep` accepts (all of them: every_architecture()).
-std::vector<const Architecture*> architectures_where(bool (*keep)(const Architecture&));
-std::vector<const Architecture*> every_architecture();
-
-class Abuse : public ::testing::TestWithParam<const Architecture*> {
+// Suites choose their architectures by trait (tests/support/architectures.hpp); SetUp fails a
+// placeholder and skips an architecture this machine refuses (ArchitectureTest).
+class Abuse : public ArchitectureTest {
 protected:
-    // An architecture this machine refuses (io-uring without io_uring) is skipped with the reason.
-    void SetUp() override;
-
-    const Architecture& architecture() const { return *GetParam(); }
-
     // Starts the server with `extra` flags. A pool of blocking workers (one_client_per_worker)
     // gets `clients` workers: one for each client the test holds open at once. `open_file_limit`
     // > 0 runs it under that RLIMIT_NOFILE.
@@ -47,10 +42,11 @@ protected:
 // it). Returns the new soft limit.
 unsigned long raise_open_file_limit();
 
-// A fresh client asks one question; true when the right answer arrives within `timeout`.
-// `reply_bytes`: the server's padding.
+// A fresh client asks one question (in `protocol`); true when the right answer arrives within
+// `timeout`. `reply_bytes`: the server's padding.
 ::testing::AssertionResult serves_a_new_client(std::uint16_t port, std::size_t reply_bytes = 0,
-                                               milliseconds timeout = milliseconds(5000));
+                                               milliseconds timeout = milliseconds(5000),
+                                               zen::Protocol protocol = zen::Protocol::zen);
 
 // The server's open descriptors (its children's included), once they are back to `baseline`
 // or fewer, or as they are after `limit`: sockets of clients that have gone are closed a little

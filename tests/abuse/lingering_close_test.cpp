@@ -1,4 +1,4 @@
-// The lingering close after an over-long question (servers/linger.hpp): the refusal reaches a
+// The lingering close after an over-long question (servers/common/linger.hpp): the refusal reaches a
 // client that keeps sending, whole, however large it is padded; the lingering is bounded; and
 // no one else waits for it.
 #include <poll.h>
@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "servers/linger.hpp"
+#include "servers/common/linger.hpp"
 #include "tests/abuse/abuse.hpp"
 
 using namespace archbench;
@@ -81,7 +81,7 @@ TEST_P(LingeringClose, ALingeringAbuserHoldsNoOneBack) {
     std::this_thread::sleep_for(milliseconds(50));
     const auto asked = steady_clock::now();
     EXPECT_TRUE(serves_a_new_client(server.port(), 0, milliseconds(2000)));
-    EXPECT_LT(seconds_since(asked), 0.25);
+    EXPECT_LT(seconds_since(asked), scaled_seconds(0.25));
     done = true;
     trickle.join();
 }
@@ -96,7 +96,7 @@ TEST_P(LingeringClose, LingeringEndsForAClientThatNeverStopsSending) {
         abuser.send_until_refused(std::string(64 * 1024 * 1024, 'x'), milliseconds(5000));
     const double lingered = seconds_since(started);
     EXPECT_LT(sent, 64u * 1024 * 1024);
-    EXPECT_LT(lingered, std::chrono::duration<double>(kLingerMostTime).count() + 1.0);
+    EXPECT_LT(lingered, std::chrono::duration<double>(kLingerMostTime).count() + scaled_seconds(1.0));
     EXPECT_EQ(abuser.read_answer(milliseconds(1000)), "Error: request too long.");
     EXPECT_TRUE(abuser.closed_by_server(milliseconds(1000)));
     EXPECT_LE(descriptors_settled_to(server, baseline), baseline);
@@ -113,7 +113,7 @@ TEST_P(LingeringClose, ClientThatWaitsForTheCloseGetsItSoon) {
     EXPECT_EQ(waiting.read_answer(), "Error: request too long.");
     const auto refused = steady_clock::now();
     EXPECT_TRUE(waiting.closed_by_server(milliseconds(2000)));
-    EXPECT_LT(seconds_since(refused), 0.15) << "the refusal was not followed by EOF at once";
+    EXPECT_LT(seconds_since(refused), scaled_seconds(0.15)) << "the refusal was not followed by EOF at once";
     EXPECT_LE(descriptors_settled_to(server, baseline, milliseconds(1000)), baseline)
         << "the server still holds the socket of a client that went quiet";
     EXPECT_TRUE(serves_a_new_client(server.port()));

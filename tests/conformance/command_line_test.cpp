@@ -2,11 +2,22 @@
 // with exit code 2.
 #include <gtest/gtest.h>
 
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "servers/registry.hpp"
+#include "tests/support/architectures.hpp"
 #include "tests/support/server_process.hpp"
 
 using namespace archbench;
@@ -14,14 +25,10 @@ using namespace archbench::testing;
 
 namespace {
 
-std::size_t line_count(const std::string& text) {
-    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
 void expect_usage_error(const std::vector<std::string>& args, const std::string& mentions) {
     const CommandResult result = run_server_command(args);
     EXPECT_EQ(result.exit_code, 2) << result.err;
-    EXPECT_EQ(line_count(result.err), 1u) << result.err;
+    EXPECT_EQ(result.err_lines(), 1u) << result.err;
     EXPECT_NE(result.err.find(mentions), std::string::npos) << result.err;
     EXPECT_EQ(result.out, "");
 }
@@ -46,8 +53,12 @@ TEST(CommandLine, HelpExitsZeroAndNamesEveryFlag) {
     EXPECT_EQ(result.exit_code, 0);
     for (const char* flag : {"--arch", "--host", "--port", "--threads", "--processes", "--work-us",
                              "--sleep-us", "--reply-bytes", "--max-request", "--idle-timeout",
-                             "--max-connections", "--list", "--help"})
+                             "--max-connections", "--protocol", "--list", "--help"})
         EXPECT_NE(result.out.find(flag), std::string::npos) << flag;
+}
+
+TEST(CommandLine, UnknownProtocolIsAOneLineErrorWithExit2) {
+    expect_usage_error({"--arch", "epoll", "--protocol", "gopher"}, "--protocol");
 }
 
 TEST(CommandLine, UnknownArchitectureIsAOneLineErrorWithExit2) {
@@ -107,7 +118,7 @@ TEST(CommandLine, BusyPortIsAOneLineErrorWithExit1) {
     const CommandResult second =
         run_server_command({"--arch", "single", "--port", std::to_string(first.port())});
     EXPECT_EQ(second.exit_code, 1);
-    EXPECT_EQ(line_count(second.err), 1u) << second.err;
+    EXPECT_EQ(second.err_lines(), 1u) << second.err;
     EXPECT_NE(second.err.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())),
               std::string::npos)
         << second.err;
@@ -117,4 +128,59 @@ TEST(CommandLine, NonNumericHostIsRefused) {
     const CommandResult result = run_server_command({"--arch", "single", "--host", "example.org", "--port", "0"});
     EXPECT_EQ(result.exit_code, 1);
     EXPECT_NE(result.err.find("not a numeric"), std::string::npos) << result.err;
+}
+
+// An architecture that needs what a kernel may refuse says so (Architecture::unavailable_reason)
+// and its tests are skipped with the reason. Checked here against a probe of our own, so that a
+// broken probe in the server cannot turn every test of io-uring into a skip: where this kernel
+// sets up a ring, and is recent enough to cancel every operation at once (5.19, which stopping
+// needs), io-uring must report itself available.
+namespace {
+
+std::string kernel_refuses_io_uring() {
+    io_uring_params params{};
+    const long fd = syscall(__NR_io_uring_setup, 4, &params);
+    if (fd < 0) return std::string("io_uring_setup: ") + std::strerror(errno);
+    close(static_cast<int>(fd));
+    utsname system{};
+    uname(&system);
+    int major = 0, minor = 0;
+    std::sscanf(system.release, "%d.%d", &major, &minor);
+    if (major < 5 || (major == 5 && minor < 19))
+        return std::string("Linux ") + system.release + " is older than 5.19";
+    return "";
+}
+
+}  // namespace
+
+TEST(Availability, IoUringIsAvailableWhereTheKernelAllowsIt) {
+    const std::vector<const Architecture*> io_uring = architectures_named({"io-uring"});
+    ASSERT_EQ(selection_error(io_uring[0]), "");
+    if (const std::string refused = kernel_refuses_io_uring(); !refused.empty())
+        GTEST_SKIP() << "this kernel refuses io_uring: " << refused;
+    EXPECT_EQ(unavailable_reason(*io_uring[0]), "");
+    ServerProcess server({"--arch", "io-uring"});  // and main() does not refuse it either
+    EXPECT_TRUE(server.running());
+}
+
+TEST(CommandLine, EveryNumericFlagGivenABadValueSaysWhatItAccepts) {
+    // Every whole-number flag, given text, a negative number and a value past its range: one
+    // line that names the flag, says what it accepts, and quotes what it got (no 300-digit
+    // range of a double, no bare "Could not convert").
+    const std::vector<std::pair<std::string, std::vector<std::string>>> flags = {
+        {"--port", {"http", "-1", "65536"}},        {"--threads", {"abc", "-1", "0"}},
+        {"--processes", {"abc", "-1", "0"}},        {"--work-us", {"abc", "-5", "1e3"}},
+        {"--sleep-us", {"abc", "-5", "99999999999"}}, {"--reply-bytes", {"abc", "-1", "2e9"}},
+        {"--max-request", {"abc", "-1", "0"}},      {"--max-connections", {"abc", "-3", "1.5"}},
+    };
+    for (const auto& [flag, values] : flags)
+        for (const std::string& value : values) {
+            SCOPED_TRACE(flag + " " + value);
+            const CommandResult result = run_server_command({"--arch", "single", flag, value});
+            EXPECT_EQ(result.exit_code, 2) << result.err;
+            EXPECT_EQ(result.err_lines(), 1u) << result.err;
+            EXPECT_NE(result.err.find(flag + ": must be a whole number from "), std::string::npos)
+                << result.err;
+            EXPECT_NE(result.err.find("not '" + value + "'"), std::string::npos) << result.err;
+        }
 }

@@ -1,7 +1,7 @@
 // What the pooled architectures (a fixed number of workers, started up front) promise beyond the
 // common contract: at exit, one stderr line that tells how many connections each worker
-// accepted; and for preforked, that a worker which dies is replaced. A new pool adds its name to
-// the list.
+// accepted (every architecture with the reports_worker_connections trait); and for preforked,
+// that a worker which dies is replaced.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "protocol/zen.hpp"
-#include "tests/support/architectures.hpp"
+#include "tests/support/architecture_test.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/server_process.hpp"
 
@@ -20,11 +20,6 @@ using namespace archbench;
 using namespace archbench::testing;
 
 namespace {
-
-// The pooled architectures; a new one adds its name here.
-std::vector<const Architecture*> pools() {
-    return architectures_named({"prethreaded", "preforked", "epoll-reuseport", "asio-pool"});
-}
 
 // The numbers of the "worker_connections N0 N1 ..." line in `text`; empty when there is none.
 std::vector<std::uint64_t> worker_connections(const std::string& text) {
@@ -44,7 +39,7 @@ void ask_once(std::uint16_t port) {
     ASSERT_EQ(client.read_answer(), zen::kAphorisms[0].answer);
 }
 
-class Pool : public ::testing::TestWithParam<const Architecture*> {
+class Pool : public ArchitectureTest {
 protected:
     ServerProcess start(unsigned workers) {
         const std::string count = std::to_string(workers);
@@ -64,8 +59,10 @@ TEST_P(Pool, ReportsTheConnectionsOfEachWorkerAtExit) {
     EXPECT_EQ(std::accumulate(counts.begin(), counts.end(), std::uint64_t{0}), 12u);
 }
 
-INSTANTIATE_TEST_SUITE_P(PooledArchitectures, Pool, ::testing::ValuesIn(pools()));
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Pool);
+INSTANTIATE_TEST_SUITE_P(PooledArchitectures, Pool,
+                         ::testing::ValuesIn(architectures_where(
+                             [](const Architecture& a) { return a.traits.reports_worker_connections; },
+                             "a pool that reports its workers' connections (reports_worker_connections)")));
 
 TEST(Preforked, WorkerThatDiesIsReapedAndReplaced) {
     ServerProcess server({"--arch", "preforked", "--processes", "2"});

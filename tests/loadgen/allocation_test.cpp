@@ -10,6 +10,22 @@
 
 using namespace archbench::load;
 
+// The positive control: in this same harness, the allocations of a cold start are counted (a
+// fresh connection's first answers, split across reads, grow the reader's buffer), so that the
+// zeros below are the per-request path's, not a counter that sees nothing.
+TEST(AllocationCounter, CountsTheAllocationsOfAConnectionsColdStart) {
+    const long before = archbench::testing::allocations.load();
+    const ExpectedAnswers expected(0);
+    Connection connection(0, 3, expected);
+    int right = 0;
+    for (int i = 0; i < 3; ++i) connection.ask(0, 0);
+    connection.discard_unsent();
+    connection.take_answers("Ugly.Implicit.Comp", [&](const Request&, bool ok) { right += ok; });
+    connection.take_answers("lex.", [&](const Request&, bool ok) { right += ok; });
+    EXPECT_EQ(right, 3);
+    EXPECT_GE(archbench::testing::allocations.load() - before, 1);
+}
+
 TEST(PerRequestPath, AskingCheckingAndRecordingDoNotAllocate) {
     const ExpectedAnswers expected(0);
     Connection connection(0, 3, expected);

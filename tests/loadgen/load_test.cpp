@@ -17,6 +17,7 @@
 #include "tests/support/fake_server.hpp"
 #include "tests/support/load_process.hpp"
 #include "tests/support/server_process.hpp"
+#include "tests/support/time_scale.hpp"
 
 using namespace archbench::testing;
 using namespace std::chrono_literals;
@@ -112,6 +113,23 @@ TEST(FixedDelayServer, TimelineHasOneEntryPerSecondThatAddsUpToTheTotal) {
     EXPECT_NEAR(timeline[2]["duration_s"].get<double>(), 0.5, 1e-6);
 }
 
+TEST(FixedDelayServer, TimelineMsSetsTheSliceOfTheTimeline) {
+    FakeServer server({.delay = 5ms});
+    const LoadRun run = run_load(at_port(server.port(), {"-c", "2", "-d", "1", "--timeline-ms", "100"}));
+    ASSERT_EQ(run.command.exit_code, 0) << run.command.err;
+    const json& timeline = run.json["timeline"];
+    ASSERT_EQ(timeline.size(), 10u) << timeline.dump();
+    std::uint64_t ok = 0;
+    for (std::size_t t = 0; t < timeline.size(); ++t) {
+        EXPECT_DOUBLE_EQ(timeline[t]["t"].get<double>(), static_cast<double>(t) / 10);
+        EXPECT_NEAR(timeline[t]["duration_s"].get<double>(), 0.1, 1e-9);
+        EXPECT_GT(timeline[t]["ok"], 0);
+        ok += timeline[t]["ok"].get<std::uint64_t>();
+    }
+    EXPECT_EQ(ok, run.json["requests_ok"].get<std::uint64_t>());
+    EXPECT_EQ(run.json["config"]["timeline_ms"], 100);
+}
+
 // A server that freezes now and then: only the open loop sees how long its clients wait.
 
 constexpr FakeServerBehaviour kFreezes = {.freeze_every = 300ms, .freeze_for = 60ms};
@@ -180,17 +198,77 @@ TEST(NobodyListening, ConnectErrorsAndExit1WithinTheDuration) {
     EXPECT_NE(run.command.out.find("no request succeeded"), std::string::npos) << run.command.out;
 }
 
+TEST(OpenLoop, RateStepsChangeTheRateSecondBySecond) {
+    FakeServer server;
+    const LoadRun run = run_load(at_port(server.port(), {"-c", "4", "--rate-steps", "400:1,1600:1", "-d", "2"}));
+    ASSERT_EQ(run.command.exit_code, 0) << run.command.out << run.command.err;
+    const json& timeline = run.json["timeline"];
+    ASSERT_GE(timeline.size(), 2u);
+    EXPECT_NEAR(timeline[0]["ok"].get<double>(), 400, 40);
+    EXPECT_NEAR(timeline[1]["ok"].get<double>(), 1600, 160);
+    EXPECT_EQ(run.json["config"]["rate_steps"][1][0], 1600);
+}
+
+// --idle: silent connections held open beside the measured ones, and counted.
+
+TEST(IdleConnections, AreHeldOpenAtTheServerBesideTheActiveOnes) {
+    FakeServer server;
+    const LoadRun run = run_load(at_port(server.port(), {"-c", "2", "--idle", "300", "-d", "1"}));
+    ASSERT_EQ(run.command.exit_code, 0) << run.command.out << run.command.err;
+    EXPECT_EQ(server.most_connections_open(), 302u);
+    EXPECT_EQ(run.json["idle"]["requested"], 300);
+    EXPECT_EQ(run.json["idle"]["opened"], 300);
+    EXPECT_EQ(run.json["idle"]["closed_by_server"], 0);
+    EXPECT_TRUE(run.json["idle"]["first_close_s"].is_null());
+    EXPECT_GT(run.json["requests_ok"], 0);
+    EXPECT_EQ(errors_of(run.json), 0u);
+}
+
+TEST(IdleConnections, ThoseTheServerClosesAreCountedWithTheTimeOfTheFirst) {
+    FakeServer server({.keep_at_most = 100});
+    const LoadRun run = run_load(at_port(server.port(), {"-c", "1", "--idle", "250", "-d", "1"}));
+    EXPECT_EQ(run.json["idle"]["opened"], 250) << run.command.out;
+    EXPECT_EQ(run.json["idle"]["closed_by_server"], 150) << run.command.out;
+    EXPECT_EQ(run.json["idle"]["open_at_end"], 100);
+    EXPECT_GE(run.json["idle"]["first_close_s"].get<double>(), 0.0);
+    EXPECT_LT(run.json["idle"]["first_close_s"].get<double>(), 2.0);
+    EXPECT_NE(run.command.out.find("150 closed by the server"), std::string::npos) << run.command.out;
+}
+
 // The open loop keeps its schedule and says when it cannot.
 
+// 32 connections carry 2000 requests/s with room to spare, so that the rate is kept even when a
+// busy machine stalls the test for a moment (with 4, on 2 cores at a load average of 22, more
+// requests than connections were left waiting at the end, and the run said the rate was not kept).
 TEST(OpenLoop, SendsTheAskedRateOnSchedule) {
     FakeServer server;
-    const LoadRun run = run_load(at_port(server.port(), {"-c", "4", "--rate", "2000", "-d", "1", "--warmup", "0.2"}));
+    const LoadRun run = run_load(at_port(server.port(), {"-c", "32", "--rate", "2000", "-d", "1", "--warmup", "0.2"}));
     ASSERT_EQ(run.command.exit_code, 0) << run.command.err;
     EXPECT_NEAR(run.json["requests_issued"].get<double>(), 2000, 2);
     EXPECT_NEAR(run.json["throughput_rps"].get<double>(), 2000, 100);
     EXPECT_TRUE(run.json["open_loop"]["rate_kept"].get<bool>());
-    // Within tens of microseconds normally; a busy test machine gets some slack.
-    EXPECT_LT(us(run.json["open_loop"], "schedule_lag_us", "p50"), 200) << run.json["open_loop"].dump();
+}
+
+TEST(OpenLoop, MeasuresAndReportsHowLateEachRequestWasSent) {
+    // How late requests leave is a figure of the machine (tens of microseconds when idle; the
+    // summary and --json report it for each run), not a behaviour: what is checked is that every scheduled
+    // request's lag is measured (or the request counted as queued), reported in --json and in
+    // the summary, and that its median stays far below the run (40 periods of 500 us, grown by
+    // ARCHBENCH_TIME_SCALE), which only a schedule that drifts can miss.
+    FakeServer server;
+    const LoadRun run = run_load(at_port(server.port(), {"-c", "32", "--rate", "2000", "-d", "1", "--warmup", "0.2"}));
+    ASSERT_EQ(run.command.exit_code, 0) << run.command.err;
+    const json& lag = run.json["open_loop"]["schedule_lag_us"];
+    ASSERT_TRUE(lag["p50"].is_number()) << run.json["open_loop"].dump();
+    // Each scheduled request was either sent when due (its lag measured) or waited for its
+    // connection (counted as queued).
+    EXPECT_EQ(lag["count"].get<std::uint64_t>() + run.json["open_loop"]["queued"].get<std::uint64_t>(),
+              run.json["requests_issued"].get<std::uint64_t>());
+    EXPECT_GE(lag["p50"].get<double>(), lag["min"].get<double>());
+    EXPECT_LE(lag["p50"].get<double>(), lag["p99"].get<double>());
+    EXPECT_LE(lag["p99"].get<double>(), lag["max"].get<double>());
+    EXPECT_LT(lag["p50"].get<double>(), scaled_seconds(0.020) * 1e6) << lag.dump();
+    EXPECT_NE(run.command.out.find("sent late by p50 "), std::string::npos) << run.command.out;
 }
 
 TEST(OpenLoop, SaysWhenTheConnectionsCannotCarryTheRate) {

@@ -81,3 +81,30 @@ TEST(PlanThreads, TheRequestCountIsSharedOutExactly) {
     for (const ThreadPlan& plan : plans) total += plan.request_budget;
     EXPECT_EQ(total, 1001u);
 }
+
+TEST(OpenLoopScheduleSteps, EachStepSpacesItsRequestsAtItsOwnRate) {
+    // 1000/s for 10 ms (requests 0..9 at 0, 1, ..., 9 ms), then 4000/s from 10 ms.
+    const OpenLoopSchedule schedule(std::vector<RateStep>{{1000, 0.010}, {4000, 1}}, 1, 0, {0}, UINT64_MAX);
+    EXPECT_EQ(schedule.due_ns(9), 9'000'000);
+    EXPECT_EQ(schedule.due_ns(10), 10'000'000);
+    EXPECT_EQ(schedule.due_ns(14), 11'000'000);
+    EXPECT_EQ(schedule.first_due_at(10'000'001), 11u);
+}
+
+TEST(OpenLoopScheduleSteps, TheLastRateHoldsAfterItsSeconds) {
+    const OpenLoopSchedule schedule(std::vector<RateStep>{{1000, 0.002}, {2000, 0.001}}, 1, 0, {0}, UINT64_MAX);
+    EXPECT_EQ(schedule.due_ns(2), 2'000'000);
+    EXPECT_EQ(schedule.due_ns(2 + 2000), 1'002'000'000);
+}
+
+TEST(RateStepsText, ParsesRateColonSecondsPairs) {
+    const std::vector<RateStep> steps = parse_rate_steps("20000:3,5000:4.5");
+    ASSERT_EQ(steps.size(), 2u);
+    EXPECT_EQ(steps[1].rate, 5000);
+    EXPECT_EQ(steps[1].seconds, 4.5);
+}
+
+TEST(RateStepsText, RejectsAnythingElseNamingTheStep) {
+    for (const char* bad : {"", "1000", "1000:", ":3", "0:3", "1000:0", "1000:3,", "x:1", "1000:2s"})
+        EXPECT_THROW(parse_rate_steps(bad), std::invalid_argument) << bad;
+}

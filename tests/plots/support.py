@@ -22,6 +22,7 @@ sys.path.insert(0, str(PLOTS))
 sys.path.insert(0, str(REPO / "harness"))
 
 import results  # noqa: E402  (the harness's points.csv columns)
+from families import FALLBACK_FAMILIES  # noqa: E402
 
 MACHINE = {"hostname": "testhost", "cpu_model": "Synthetic CPU 9000", "cores": 2,
            "cpus_allowed": [0, 1], "memory_kb": 8_000_000, "kernel": "6.1.0-test",
@@ -92,8 +93,11 @@ def make_run(folder: Path, name: str = "20250101T000000Z-testhost",
              archs=("single", "threaded", "forked", "select", "epoll"),
              workloads=("persistent",), connections=(1, 16, 64, 1024), reps: int = 2,
              model: Callable[[str, str, int, int], dict] = book_model,
-             hgrm: bool = True, machine: dict | None = None) -> Path:
-    """Writes a run folder folder/name and returns it."""
+             hgrm: bool = True, machine: dict | None = None,
+             families: dict[str, str] | None = None) -> Path:
+    """Writes a run folder folder/name and returns it. meta.json's `families` is, as the
+    harness records it, every registered architecture's family: the registry of the first 14
+    (plots/families.py's fallback table) and then `families`."""
     run = folder / name
     (run / "raw").mkdir(parents=True)
     meta = {"machine": machine or MACHINE,
@@ -108,6 +112,7 @@ def make_run(folder: Path, name: str = "20250101T000000Z-testhost",
                            "connections": list(connections), "duration_s": 1.5,
                            "warmup_s": 0.5, "repetitions": reps},
             "placement": {"server_cpus": [0], "load_cpus": [1]},
+            "families": {**FALLBACK_FAMILIES, **(families or {})},
             "notes": [], "start_time": "2025-01-01T00:00:00Z",
             "end_time": "2025-01-01T00:10:00Z", "interrupted": False}
     (run / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -138,7 +143,9 @@ def _cell(value):
     return value
 
 
-def run_script(script: str, *args, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_script(script: str, *args, timeout: float = 240) -> subprocess.CompletedProcess:
+    # report.py draws an overview and a chart per family for every chart kind: about four
+    # times the charts of one run of the synthetic folders, which a loaded machine needs time for.
     env = dict(os.environ, MPLBACKEND="Agg")
     return subprocess.run([PYTHON, str(PLOTS / script), *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, env=env)

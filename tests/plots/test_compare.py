@@ -1,4 +1,5 @@
-"""plots/compare.py: B/A ratios per point, marked against the run-to-run spread."""
+"""plots/compare.py: B/A ratios per point, marked only where the repetitions separate the runs
+(harness/ranking.py)."""
 import csv
 import math
 import subprocess
@@ -54,12 +55,12 @@ class CompareRatiosTest(unittest.TestCase):
                                81.0 / 90.0)
         self.assertAlmostEqual(self.rows[("epoll", 1)].cells["throughput_rps"].ratio, 1.01)
 
-    def test_a_difference_within_the_spread_is_not_marked(self):
+    def test_overlapping_repetitions_are_not_marked(self):
         cell = self.rows[("epoll", 1)].cells["throughput_rps"]
         self.assertAlmostEqual(cell.threshold, max(4 / 100, 4 / 101))  # (max - min) / median
         self.assertEqual(cell.mark, "")
 
-    def test_a_difference_beyond_the_spread_is_marked(self):
+    def test_repetitions_that_do_not_overlap_are_marked(self):
         self.assertEqual(self.rows[("epoll", 64)].cells["throughput_rps"].mark, "*")
         self.assertEqual(self.rows[("epoll", 64)].cells["p99_us"].mark, "*")
         self.assertEqual(self.rows[("select", 1)].cells["throughput_rps"].mark, "*")
@@ -74,25 +75,73 @@ class CompareRatiosTest(unittest.TestCase):
         self.assertEqual(row.note, "failed in B")
 
 
-class CompareWithoutRepetitionsTest(unittest.TestCase):
+class CompareRuleTest(unittest.TestCase):
     def setUp(self):
         self.tmp = TempDir()
 
     def tearDown(self):
         self.tmp.cleanup()
 
-    def test_without_repetitions_only_changes_over_ten_percent_are_flagged_unsure(self):
+    def rows(self, table_a, table_b, reps=3):
+        common = dict(archs=("epoll", "select"), connections=(1, 64), reps=reps, hgrm=False)
+        a = run_data.load_run(make_run(self.tmp.path, "a", model=model_from(table_a), **common))
+        b = run_data.load_run(make_run(self.tmp.path, "b", model=model_from(table_b), **common))
+        return {(r.arch, r.connections): r for r in compare.compare_rows(a, b)}
+
+    def test_two_runs_with_identical_data_mark_nothing(self):
+        rows = self.rows(A, A)
+        marks = [cell.mark for row in rows.values() for cell in row.cells.values()]
+        self.assertEqual(set(marks), {""}, marks)
+        self.assertEqual(compare.counts_by_metric(list(rows.values()))["throughput"]["better"], 0)
+
+    def test_without_three_repetitions_nothing_is_marked(self):
         single = {k: v and tuple(values[:1] for values in v) for k, v in A.items()}
         changed = dict(single)
-        changed[("epoll", 1)] = ((105.0,), (50.0,), (10.0,))     # +5 %: not flagged
-        changed[("epoll", 64)] = ((1200.0,), (500.0,), (8.0,))   # +20 %: flagged "?"
-        common = dict(archs=("epoll", "select"), connections=(1, 64), reps=1, hgrm=False)
-        a = run_data.load_run(make_run(self.tmp.path, "a", model=model_from(single), **common))
-        b = run_data.load_run(make_run(self.tmp.path, "b", model=model_from(changed), **common))
-        rows = {(r.arch, r.connections): r for r in compare.compare_rows(a, b)}
-        self.assertEqual(rows[("epoll", 1)].cells["throughput_rps"].mark, "")
-        self.assertEqual(rows[("epoll", 64)].cells["throughput_rps"].mark, "?")
-        self.assertTrue(math.isnan(rows[("epoll", 64)].cells["throughput_rps"].threshold))
+        changed[("epoll", 64)] = ((2000.0,), (500.0,), (8.0,))   # twice as fast, one rep each
+        rows = self.rows(single, changed, reps=1)
+        self.assertEqual(rows[("epoll", 64)].cells["throughput_rps"].mark, "")
+        self.assertIn("fewer than 3 reps", rows[("epoll", 64)].note)
+
+    def test_a_separated_change_smaller_than_the_minimum_effect_is_not_marked(self):
+        changed = dict(A)
+        changed[("select", 1)] = ((92.0, 92.0, 92.0), (60.0, 60.0, 60.0), (12.0, 12.0, 12.0))
+        rows = self.rows(A, changed)  # +2 %, every rep above every rep of A
+        self.assertEqual(rows[("select", 1)].cells["throughput_rps"].mark, "")
+
+    def rows_with_disturbed_b(self, disturbed_reps: set[int]):
+        def disturbed_b(arch, workload, connections, rep):
+            figures = model_from(B)(arch, workload, connections, rep)
+            figures["disturbed"] = arch == "epoll" and connections == 64 and rep in disturbed_reps
+            return figures
+        common = dict(archs=("epoll", "select"), connections=(1, 64), reps=3, hgrm=False)
+        a = run_data.load_run(make_run(self.tmp.path, "a", model=model_from(A), **common))
+        b = run_data.load_run(make_run(self.tmp.path, "b", model=disturbed_b, **common))
+        return {(r.arch, r.connections): r for r in compare.compare_rows(a, b)}
+
+    def test_a_change_with_fewer_than_two_undisturbed_reps_is_shown_but_not_counted(self):
+        rows = self.rows_with_disturbed_b({1, 2})
+        cell = rows[("epoll", 64)].cells["throughput_rps"]
+        self.assertEqual(cell.mark, "~")
+        self.assertEqual(compare.verdict(cell, True), "")
+        self.assertIn("2 rep(s) disturbed in B", rows[("epoll", 64)].note)
+        tally = compare.counts_by_metric(list(rows.values()))["throughput"]
+        self.assertEqual((tally["better"], tally["disturbed"]), (0, 1))
+        self.assertEqual(rows[("select", 1)].cells["throughput_rps"].mark, "*")  # undisturbed
+
+    def test_a_change_that_two_undisturbed_reps_show_is_counted_beside_a_disturbed_one(self):
+        rows = self.rows_with_disturbed_b({1})
+        cell = rows[("epoll", 64)].cells["throughput_rps"]
+        self.assertEqual(cell.mark, "*")
+        self.assertEqual(compare.verdict(cell, True), "better")
+        self.assertIn("1 rep(s) disturbed in B", rows[("epoll", 64)].note)
+
+    def test_a_cpu_rise_that_every_repetition_shows_is_marked_worse(self):
+        dearer = {k: v and (v[0], v[1], tuple(c + 5 for c in v[2])) for k, v in A.items()}
+        rows = self.rows(A, dearer)  # work_us = 5 on every request
+        for key in (("epoll", 1), ("epoll", 64), ("select", 1), ("select", 64)):
+            cell = rows[key].cells["server_cpu_us_per_req"]
+            self.assertEqual(cell.mark, "*", key)
+            self.assertEqual(compare.verdict(cell, False), "worse")
 
 
 class CompareCommandTest(unittest.TestCase):
@@ -110,20 +159,22 @@ class CompareCommandTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         folder = self.tmp.path / "compare-run-a-vs-run-b"
         self.assertIn(str(folder / "compare.html"), out.stdout)
-        for kind in compare.COMPARE_CHARTS:
-            png = folder / f"persistent-{kind}.png"
-            self.assertGreater(png.stat().st_size, 15_000, png)
+        for kind in compare.COMPARE_CHARTS:  # the overview and the one family's chart
+            for png in (folder / f"persistent-{kind}.png",
+                        folder / f"persistent-{kind}-one-event-loop.png"):
+                self.assertGreater(png.stat().st_size, 15_000, png)
         with open(folder / "compare.csv", newline="", encoding="utf-8") as f:
             rows = {(r["arch"], r["connections"]): r for r in csv.DictReader(f)}
         self.assertAlmostEqual(float(rows[("epoll", "64")]["throughput_ratio"]), 1.5)
         self.assertEqual(rows[("epoll", "64")]["throughput_mark"], "*")
         self.assertEqual(rows[("select", "64")]["throughput_ratio"], "")
         markdown = (folder / "compare.md").read_text(encoding="utf-8")
-        self.assertIn("larger relative spread", markdown)  # the rule heads the table
+        self.assertIn("min-max ranges do not overlap", markdown)  # the rule heads the table
         self.assertIn("| epoll | 64 | 1.500* | 0.800* | 0.750* |", markdown)
         html = (folder / "compare.html").read_text(encoding="utf-8")
-        self.assertIn("larger relative spread", html)
-        self.assertEqual(html.count("<img "), len(compare.COMPARE_CHARTS))
+        self.assertIn("min-max ranges do not overlap", html)
+        self.assertEqual(html.count("<img "), 2 * len(compare.COMPARE_CHARTS))
+        self.assertIn('data-family="one-event-loop"', html)
 
     def test_a_missing_run_is_one_line_and_exit_2(self):
         run = make_run(self.tmp.path, "run-a", archs=("epoll",), connections=(1,), reps=1)

@@ -1,8 +1,13 @@
 """Reading a run folder into the series the charts draw, without drawing anything."""
+import json
 import math
+import os
+import subprocess
+import sys
 import unittest
+from pathlib import Path
 
-from support import TempDir, make_run, write_hgrm
+from support import PLOTS, REPO, TempDir, make_run, write_hgrm
 
 import run_data
 
@@ -125,20 +130,61 @@ class HgrmTest(unittest.TestCase):
         self.assertIn(2.0, [x for x, _ in curve])
 
 
-class ColoursTest(unittest.TestCase):
-    KNOWN = ["single", "threaded", "forked", "select", "epoll", "asio", "libevent", "poll",
-             "prethreaded", "preforked", "epoll-reuseport", "asio-pool", "asio-coro", "io-uring"]
+def registered_families() -> dict[str, str]:
+    """{architecture: family} for every architecture the built archbench-server registers
+    (--list-families), external ones included, in the registry's order."""
+    server = Path(os.environ.get("ARCHBENCH_BUILD", REPO / "build")) / "bin" / "archbench-server"
+    listed = subprocess.run([str(server), "--list-families"], capture_output=True, text=True,
+                            timeout=30, check=True)
+    return dict(line.split("\t", 1) for line in listed.stdout.splitlines() if line)
 
-    def test_every_known_architecture_has_its_own_colour(self):
-        colours = [run_data.arch_colour(a) for a in self.KNOWN]
-        self.assertEqual(len(set(colours)), len(self.KNOWN))
-        self.assertEqual(run_data.arch_colour("epoll"), "#2ca02c")
+
+class ColoursTest(unittest.TestCase):
+    """One colour and marker per architecture, the same in every chart, every run and every
+    process, for every architecture the registry holds (not a list kept here). Colour follows
+    the family, which a run's meta.json records as the registry gives it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.families = registered_families()
+        cls.registered = list(cls.families)
+        run_data.FAMILIES.learn(cls.families)
+
+    def styles(self, names):
+        return {name: (run_data.arch_colour(name), run_data.arch_marker(name)) for name in names}
+
+    def test_the_registry_lists_the_architectures(self):
+        self.assertIn("epoll", self.registered)
+        self.assertEqual(len(self.registered), len(set(self.registered)), self.registered)
+
+    def test_every_registered_architecture_is_drawn_unlike_any_other(self):
+        styles = self.styles(self.registered)
+        for name, (colour, _) in styles.items():
+            self.assertRegex(colour, r"^#[0-9a-f]{6}$", name)
+        by_style = {}
+        for name, style in styles.items():
+            by_style.setdefault(style, []).append(name)
+        self.assertEqual([names for names in by_style.values() if len(names) > 1], [],
+                         "architectures drawn with the same colour and marker")
+
+    def test_every_registered_architecture_keeps_its_style_in_another_process(self):
+        # Another interpreter, with another string-hash seed: a style must not depend on hash().
+        names = self.registered + ["my-arch"]
+        script = ("import json, sys, run_data; data = json.load(sys.stdin); "
+                  "run_data.FAMILIES.learn(data['families']); "
+                  "print(json.dumps({n: [run_data.arch_colour(n), run_data.arch_marker(n)] "
+                  "for n in data['names']}))")
+        environment = dict(os.environ, PYTHONHASHSEED="12345")
+        other = subprocess.run([sys.executable, "-c", script],
+                               input=json.dumps({"families": self.families, "names": names}),
+                               capture_output=True, text=True, timeout=60, check=True,
+                               cwd=str(PLOTS), env=environment)
+        self.assertEqual({name: tuple(style) for name, style in json.loads(other.stdout).items()},
+                         self.styles(names))
 
     def test_unknown_architecture_gets_the_same_colour_every_time(self):
         self.assertEqual(run_data.arch_colour("my-arch"), run_data.arch_colour("my-arch"))
         self.assertRegex(run_data.arch_colour("my-arch"), r"^#[0-9a-f]{6}$")
-        self.assertNotIn(run_data.arch_colour("my-arch"),
-                         [run_data.arch_colour(a) for a in self.KNOWN])
 
 
 if __name__ == "__main__":

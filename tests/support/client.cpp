@@ -17,8 +17,16 @@ namespace archbench::testing {
 
 using Clock = std::chrono::steady_clock;
 
-Client::Client(std::uint16_t port, std::size_t reply_bytes, int receive_buffer)
-    : reader_(reply_bytes) {
+std::string request_for(std::string_view question, zen::Protocol protocol) {
+    if (protocol == zen::Protocol::zen) return std::string(question);
+    std::string_view path = "/unknown";
+    for (const zen::Aphorism& aphorism : zen::kAphorisms)
+        if (aphorism.question == question) path = aphorism.path;
+    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: test\r\n\r\n";
+}
+
+Client::Client(std::uint16_t port, std::size_t reply_bytes, int receive_buffer, zen::Protocol protocol)
+    : protocol_(protocol), reader_(reply_bytes), http_reader_(zen::longest_body(reply_bytes)) {
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (receive_buffer > 0)
         setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
@@ -37,7 +45,9 @@ Client::~Client() {
 Client::Client(Client&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       ended_(other.ended_),
+      protocol_(other.protocol_),
       reader_(std::move(other.reader_)),
+      http_reader_(std::move(other.http_reader_)),
       answers_(std::move(other.answers_)) {}
 
 void Client::send(std::string_view bytes) {
@@ -82,10 +92,15 @@ bool Client::receive_until(Clock::time_point deadline) {
         ended_ = true;
         return false;
     }
+    const std::string_view bytes(buffer, static_cast<std::size_t>(n));
+    if (protocol_ == zen::Protocol::http) {
+        if (!http_reader_.feed(bytes, [this](const http::Response& response) { answers_.emplace_back(response.body); }))
+            answers_.emplace_back("<response that cannot be framed>");
+        return true;
+    }
     const zen::FrameStatus status =
-        reader_.feed({buffer, static_cast<std::size_t>(n)},
-                     [this](std::string_view answer) { answers_.emplace_back(answer); });
-    if (status == zen::FrameStatus::too_long) answers_.emplace_back("<answer too long>");
+        reader_.feed(bytes, [this](std::string_view answer) { answers_.emplace_back(answer); });
+    if (status == zen::FrameStatus::close_after) answers_.emplace_back("<answer too long>");
     return true;
 }
 
@@ -118,7 +133,7 @@ bool Client::silent_for(std::chrono::milliseconds period) {
     const auto deadline = Clock::now() + period;
     while (receive_until(deadline)) {
     }
-    return !ended_ && answers_.size() == before && !reader_.mid_answer();
+    return !ended_ && answers_.size() == before && !reader_.mid_answer() && !http_reader_.mid_response();
 }
 
 void Client::shutdown_write() { ::shutdown(fd_, SHUT_WR); }

@@ -1,5 +1,6 @@
-// A plain blocking test client on loopback: sends bytes, reads answers framed at '.', and tells
-// how the server ended the connection. Every wait has a deadline (stretched by
+// A plain blocking test client on loopback: sends bytes, reads answers framed at '.' (in HTTP,
+// responses framed by Content-Length, of which it keeps the bodies), and tells how the server
+// ended the connection. Every wait has a deadline (stretched by
 // ARCHBENCH_TIME_SCALE in instrumented builds: time_scale.hpp).
 #pragma once
 
@@ -20,7 +21,8 @@ class Client {
 public:
     // Connects to 127.0.0.1:port. `receive_buffer` > 0 shrinks SO_RCVBUF before connecting, so
     // that large answers reach the client in many pieces and the server must write partially.
-    explicit Client(std::uint16_t port, std::size_t reply_bytes = 0, int receive_buffer = 0);
+    explicit Client(std::uint16_t port, std::size_t reply_bytes = 0, int receive_buffer = 0,
+                    zen::Protocol protocol = zen::Protocol::zen);
     ~Client();
     Client(Client&& other) noexcept;
     Client(const Client&) = delete;
@@ -52,8 +54,14 @@ private:
 
     int fd_ = -1;
     bool ended_ = false;
+    zen::Protocol protocol_;
     zen::AnswerReader reader_;
+    http::ResponseReader http_reader_;
     std::deque<std::string> answers_;
 };
+
+// The bytes that ask `question` in `protocol`: the question itself, or in HTTP a GET of its
+// aphorism's path (GET /unknown for a question the service does not know).
+std::string request_for(std::string_view question, zen::Protocol protocol);
 
 }  // namespace archbench::testing

@@ -110,6 +110,11 @@ private:
             const int on = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
             if (start_ns_ < 0) start_ns_ = now_ns();
+            if (behaviour_.keep_at_most > 0 && clients_.size() >= behaviour_.keep_at_most) {
+                close(fd);
+                accepted_.fetch_add(1);
+                continue;
+            }
             const std::uint64_t tag = next_tag_++;
             clients_.emplace(tag, Client(fd));
             watch(fd, EPOLLIN, tag);

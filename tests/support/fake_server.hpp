@@ -19,6 +19,8 @@ struct FakeServerBehaviour {
     unsigned hang_up_every = 0;  // every Nth: half of its answer, then the connection is closed
     unsigned reset_every = 0;    // every Nth: the connection is reset instead of answered
     unsigned ignore_every = 0;   // every Nth: neither it nor any later question on its connection is answered
+    unsigned keep_at_most = 0;   // with this many open, a new connection is closed at once (select's
+                                 // FD_SETSIZE); 0: no limit
 };
 
 class FakeServer {

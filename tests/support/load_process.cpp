@@ -10,8 +10,6 @@ namespace archbench::testing {
 
 const char* load_binary() { return ARCHBENCH_LOAD_BINARY; }
 
-namespace {
-
 std::string temp_path(const char* suffix) {
     std::string path = std::string("/tmp/archbench-load-test-XXXXXX") + suffix;
     const int fd = mkstemps(path.data(), static_cast<int>(std::string(suffix).size()));
@@ -26,8 +24,6 @@ std::string slurp(const std::string& path) {
     text << in.rdbuf();
     return text.str();
 }
-
-}  // namespace
 
 LoadRun run_load(const std::vector<std::string>& args, std::chrono::milliseconds limit) {
     const std::string json_path = temp_path(".json");

@@ -20,6 +20,11 @@ struct LoadRun {
     std::string hgrm;       // what --hgrm wrote
 };
 
+// A new empty file /tmp/archbench-load-test-XXXXXX<suffix> (the caller removes it), and what a
+// file holds ("" when it cannot be read).
+std::string temp_path(const char* suffix);
+std::string slurp(const std::string& path);
+
 // Runs `archbench-load ARGS... --json TMP --hgrm TMP` to completion, killing it after `limit`.
 LoadRun run_load(const std::vector<std::string>& args, std::chrono::milliseconds limit = 30s);
 

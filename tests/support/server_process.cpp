@@ -97,20 +97,35 @@ std::vector<std::pair<pid_t, std::string>> children_of(pid_t parent) {
     return children;
 }
 
+// The processes of the server's session: the server, every child it forked, and an external
+// architecture's program and its children (in a process group of their own).
+std::vector<pid_t> session_members(pid_t session, bool with_zombies) {
+    std::vector<pid_t> members;
+    for_each_process([&](pid_t pid, std::istringstream& fields) {
+        std::string state;
+        pid_t parent = 0, process_group = 0, session_id = 0;
+        fields >> state >> parent >> process_group >> session_id;
+        if (session_id == session && (with_zombies || state != "Z")) members.push_back(pid);
+    });
+    return members;
+}
+
 }  // namespace
 
 ServerProcess::ServerProcess(std::vector<std::string> args, std::chrono::milliseconds startup,
                              unsigned long open_file_limit)
     : stderr_path_(make_temp_file()) {
-    args.push_back("--port");
-    args.push_back("0");
+    if (std::find(args.begin(), args.end(), "--port") == args.end()) {
+        args.push_back("--port");
+        args.push_back("0");
+    }
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     const std::string binary = server_binary();
     const std::vector<char*> argv = argv_of(binary, args);
     pid_ = fork();
     if (pid_ == 0) {
-        setpgid(0, 0);
+        setsid();  // a session of its own: its id is pid_, in every process the server starts
         dup2(out[1], STDOUT_FILENO);
         const int err = open(stderr_path_.c_str(), O_WRONLY | O_TRUNC);
         dup2(err, STDERR_FILENO);
@@ -121,7 +136,6 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::chrono::millise
         execv(argv[0], argv.data());
         _exit(127);
     }
-    setpgid(pid_, pid_);  // also here, so that the group exists before either side goes on
     close(out[1]);
 
     const auto deadline = Clock::now() + scaled(startup);
@@ -160,6 +174,7 @@ ServerProcess::~ServerProcess() {
 #endif
     if (pid_ > 0) {
         kill(-pid_, SIGKILL);
+        for (pid_t member : session_members(pid_, false)) kill(member, SIGKILL);
         if (!reaped_) wait_until(pid_, Clock::now() + 5s);
     }
     if (const std::string report = sanitizer_report(stderr_text()); !report.empty())
@@ -184,7 +199,7 @@ bool ServerProcess::running() {
 }
 
 bool ServerProcess::group_has_processes() const {
-    return kill(-pid_, 0) == 0 || errno != ESRCH;
+    return !session_members(pid_, true).empty();
 }
 
 double ServerProcess::cpu_seconds() const {
@@ -192,28 +207,16 @@ double ServerProcess::cpu_seconds() const {
     for_each_process([&](pid_t, std::istringstream& fields) {
         std::string field;
         for (int index = 3; index <= 17 && fields >> field; ++index) {
-            if (index == 5 && std::stoi(field) != pid_) return;  // pgrp: another group
+            if (index == 6 && std::stoi(field) != pid_) return;  // another session
             if (index >= 14) ticks += std::stod(field);           // utime stime cutime cstime
         }
     });
     return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// The processes of the server's group: the server and every child it forked.
-static std::vector<pid_t> group_members(pid_t group) {
-    std::vector<pid_t> members;
-    for_each_process([&](pid_t pid, std::istringstream& fields) {
-        std::string state;
-        pid_t parent = 0, process_group = 0;
-        fields >> state >> parent >> process_group;
-        if (process_group == group && state != "Z") members.push_back(pid);
-    });
-    return members;
-}
-
 int ServerProcess::open_descriptors() const {
     int count = 0;
-    for (pid_t pid : group_members(pid_)) {
+    for (pid_t pid : session_members(pid_, false)) {
         std::error_code error;  // a process may exit while its entries are counted
         const std::string folder = "/proc/" + std::to_string(pid) + "/fd";
         for (std::filesystem::directory_iterator it(folder, error), end; !error && it != end;
@@ -225,7 +228,7 @@ int ServerProcess::open_descriptors() const {
 
 long ServerProcess::resident_kib() const {
     long pages = 0;
-    for (pid_t pid : group_members(pid_)) {
+    for (pid_t pid : session_members(pid_, false)) {
         std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
         long size = 0, resident = 0;
         if (statm >> size >> resident) pages += resident;

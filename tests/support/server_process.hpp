@@ -1,10 +1,12 @@
-// Runs the real archbench-server binary for a test: in its own process group, on port 0, and
-// never outliving the test. A test whose server (or command) wrote a sanitizer report fails.
+// Runs the real archbench-server binary for a test: in a session of its own, on port 0, and
+// never outliving the test. The server's processes are those of its session: its own process
+// group, and that of an external architecture's program (which runs in a group of its own). A test whose server (or command) wrote a sanitizer report fails.
 // Limits are stretched by ARCHBENCH_TIME_SCALE in instrumented builds (time_scale.hpp).
 #pragma once
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -19,14 +21,15 @@ const char* server_binary();
 
 class ServerProcess {
 public:
-    // Starts `archbench-server ARGS... --port 0` and waits for its "listening on" line.
+    // Starts `archbench-server ARGS... --port 0` (ARGS may give a --port of their own) and waits
+    // for its "listening on" line.
     // Fails the test (throws) when the line does not come within `startup`. `open_file_limit`
     // > 0 runs it under that RLIMIT_NOFILE (soft and hard, as `prlimit --nofile=N`); 0: the
     // test's own limit, which it inherits.
     explicit ServerProcess(std::vector<std::string> args,
                            std::chrono::milliseconds startup = 10s,
                            unsigned long open_file_limit = 0);
-    ~ServerProcess();  // kills whatever is left of the process group
+    ~ServerProcess();  // kills whatever is left of the session
     ServerProcess(const ServerProcess&) = delete;
     ServerProcess& operator=(const ServerProcess&) = delete;
 
@@ -38,19 +41,20 @@ public:
     // nothing when it did not exit (or died of a signal) in time.
     std::optional<int> stop(int signal, std::chrono::milliseconds limit);
     bool running();
-    // Whether any process of the server's process group (its children included) still exists.
+    // Whether any process of the server's session (its children and an external program's
+    // included, zombies too) still exists.
     bool group_has_processes() const;
     // How many children of the server are zombies: exited, but not yet reaped by the server.
     int zombie_children() const;
     // The server's children that are alive (not zombies).
     std::vector<pid_t> live_children() const;
-    // CPU seconds (user + system) of every process in the server's group and of the children
+    // CPU seconds (user + system) of every process in the server's session and of the children
     // they reaped, from /proc: a pool's workers are counted while they live, forked ones once
     // reaped.
     double cpu_seconds() const;
-    // Open descriptors (entries of /proc/PID/fd) of every process in the server's group.
+    // Open descriptors (entries of /proc/PID/fd) of every process in the server's session.
     int open_descriptors() const;
-    // Resident memory in KiB (VmRSS), summed over every process in the server's group.
+    // Resident memory in KiB (VmRSS), summed over every process in the server's session.
     long resident_kib() const;
     std::string stderr_text() const;
 
@@ -67,6 +71,11 @@ struct CommandResult {
     std::string out;
     std::string err;
     double seconds = 0;  // how long it ran
+
+    // How many lines the program wrote to stderr (a usage error is exactly one).
+    std::size_t err_lines() const {
+        return static_cast<std::size_t>(std::count(err.begin(), err.end(), '\n'));
+    }
 };
 
 // Runs `binary` with `args` to completion, killing it after `limit`.

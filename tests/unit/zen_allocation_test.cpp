@@ -10,6 +10,20 @@
 
 using namespace archbench::zen;
 
+// The positive control: in this same harness, the allocations of a cold start (a fresh
+// conversation's output buffer growing to a 4 kB answer) are counted, so that the zeros below
+// are the hot path's, not a counter that sees nothing.
+TEST(AllocationCounter, CountsTheAllocationsOfAConversationsColdStart) {
+    Workload workload;
+    workload.reply_bytes = 4096;
+    const long before = archbench::testing::allocations.load();
+    Conversation conversation(workload);
+    std::string output;
+    conversation.on_input("Simple is better than?", output);
+    EXPECT_EQ(output.size(), 4096u);
+    EXPECT_GE(archbench::testing::allocations.load() - before, 1);
+}
+
 TEST(ZenHotPath, AnsweringDoesNotAllocateOnceBuffersAreWarm) {
     Workload workload;
     Conversation conversation(workload);

@@ -21,7 +21,7 @@ Exchange converse(const std::vector<std::string>& chunks, Workload workload = {}
     Exchange exchange;
     for (const std::string& chunk : chunks) {
         exchange.status = conversation.on_input(chunk, exchange.output);
-        if (exchange.status == FrameStatus::too_long) break;
+        if (exchange.status == FrameStatus::close_after) break;
     }
     return exchange;
 }
@@ -109,7 +109,7 @@ TEST(ZenFraming, EmptyReadChangesNothing) {
 
 TEST(ZenLimits, QuestionReachingMaxRequestWithoutQuestionMarkIsTooLong) {
     const Exchange exchange = converse({std::string(1024, 'a')});
-    EXPECT_EQ(exchange.status, FrameStatus::too_long);
+    EXPECT_EQ(exchange.status, FrameStatus::close_after);
     EXPECT_EQ(exchange.output, "Error: request too long.");
 }
 
@@ -121,13 +121,13 @@ TEST(ZenLimits, QuestionOfExactlyMaxRequestBytesIsAnswered) {
 
 TEST(ZenLimits, LimitCountsBytesGatheredOverSeveralReads) {
     const Exchange exchange = converse({std::string(600, 'a'), std::string(424, 'b')});
-    EXPECT_EQ(exchange.status, FrameStatus::too_long);
+    EXPECT_EQ(exchange.status, FrameStatus::close_after);
 }
 
 TEST(ZenLimits, TooLongIsReportedWithoutWaitingForMoreBytes) {
     Workload workload;
     workload.max_request = 10;
-    EXPECT_EQ(converse({"0123456789"}, workload).status, FrameStatus::too_long);
+    EXPECT_EQ(converse({"0123456789"}, workload).status, FrameStatus::close_after);
     EXPECT_EQ(converse({"012345678"}, workload).status, FrameStatus::ok);
 }
 
@@ -200,6 +200,59 @@ TEST(ZenWorkload, WorkIsDoneOncePerQuestion) {
     EXPECT_GE(burnt_us, 30000);
 }
 
+// The same conversation in parts, as epoll-offload and seda hold it: framed on one thread,
+// worked on another, answered back on the first.
+TEST(ZenTakenRequests, TakingRequestsAnswersNothingUntilAnswered) {
+    Conversation conversation(Workload{});
+    std::vector<Request> requests;
+    conversation.take_requests("Simple is better than?Flat?",
+                               [&](const Request& request) { requests.push_back(request); });
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_EQ(conversation.questions_answered(), 0u);
+    std::string out;
+    for (const Request& request : requests) conversation.answer(request, out);
+    EXPECT_EQ(out, "Complex.Error: unknown aphorism.");
+    EXPECT_EQ(conversation.questions_answered(), 2u);
+}
+
+TEST(ZenTakenRequests, AnsweredInPartsTheBytesAreThoseOfOnInput) {
+    Workload workload;
+    workload.reply_bytes = 40;
+    workload.max_request = 30;
+    const std::string input = "Beautiful is better than?\nExplicit is better than?" + std::string(40, 'x');
+    Conversation whole(workload), parts(workload);
+    std::string whole_out, parts_out;
+    const FrameStatus whole_status = whole.on_input(input, whole_out);
+    std::vector<Request> requests;
+    const FrameStatus parts_status =
+        parts.take_requests(input, [&](const Request& request) { requests.push_back(request); });
+    for (const Request& request : requests) parts.answer(request, parts_out);
+    EXPECT_EQ(parts_status, whole_status);
+    EXPECT_EQ(parts_status, FrameStatus::close_after);
+    EXPECT_EQ(parts_out, whole_out);
+    EXPECT_EQ(parts.questions_answered(), whole.questions_answered());
+}
+
+TEST(ZenTakenRequests, RefusalIsTakenLastAndCostsNoWork) {
+    Workload workload;
+    workload.max_request = 10;
+    workload.work_us = 20000;
+    Conversation conversation(workload);
+    std::vector<Request> requests;
+    conversation.take_requests("Flat?" + std::string(20, 'x'),
+                               [&](const Request& request) { requests.push_back(request); });
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_FALSE(requests[0].refusal);
+    EXPECT_TRUE(requests[1].refusal);
+    EXPECT_EQ(requests[1].answer, kTooLongAnswer);
+    timespec before{}, after{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before);
+    do_request_work(workload, requests[1]);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &after);
+    const double burnt_us = (after.tv_sec - before.tv_sec) * 1e6 + (after.tv_nsec - before.tv_nsec) / 1e3;
+    EXPECT_LT(burnt_us, 20000);
+}
+
 TEST(ZenAnswerReader, SplitsPipelinedAnswers) {
     EXPECT_EQ(answers_in("Ugly.Implicit.Complex."),
               (std::vector<std::string>{"Ugly.", "Implicit.", "Complex."}));
@@ -217,7 +270,7 @@ TEST(ZenAnswerReader, GathersAnAnswerSplitAcrossReads) {
 
 TEST(ZenAnswerReader, AnswerLongerThanPaddingAllowsIsRejected) {
     AnswerReader reader(100);
-    EXPECT_EQ(reader.feed(std::string(100, '-'), [](std::string_view) {}), FrameStatus::too_long);
+    EXPECT_EQ(reader.feed(std::string(100, '-'), [](std::string_view) {}), FrameStatus::close_after);
     AnswerReader exact(100);
     EXPECT_EQ(exact.feed(padded("Ugly.", 100), [](std::string_view) {}), FrameStatus::ok);
 }

@@ -1,0 +1,3 @@
+module archbench/servers/go
+
+go 1.19
