@@ -15,6 +15,7 @@
 
 #include "servers/registry.hpp"
 #include "tests/support/server_process.hpp"
+#include "tests/support/time_scale.hpp"
 
 using namespace archbench;
 using namespace archbench::testing;
@@ -77,6 +78,21 @@ protected:
         std::ofstream(path) << "#!/bin/sh\n" << body;
         fs::permissions(path, fs::perms::owner_all);
         declare(name, "[\"{dir}/" + name + ".sh\"]", extra);
+    }
+    // The file a script made with `announced()` moves into place once it is ready for SIGTERM.
+    fs::path ready_file() const { return folder_ / "ready"; }
+    std::string announced() const {
+        return "touch " + ready_file().string() + ".new && mv " + ready_file().string() + ".new " +
+               ready_file().string();
+    }
+    // Waits until the script has announced that its traps are set and its children started: a
+    // SIGTERM sent before that could reach the shell before its trap (it would die of it) or a
+    // child before the child's own trap, and the test would check a race, not the server.
+    void wait_until_ready() const {
+        const auto deadline = std::chrono::steady_clock::now() + scaled(2s);
+        while (!fs::exists(ready_file()) && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(10ms);
+        ASSERT_TRUE(fs::exists(ready_file())) << "the script never said it was ready";
     }
     // The program archbench-server started: its only live child.
     static pid_t program_of(const ServerProcess& server) {
@@ -156,10 +172,11 @@ TEST_F(External, DeclarationTakingARegisteredNameIsALoudError) {
 }
 
 TEST_F(External, UnsupportedFlagOnTheCommandLineIsAOneLineErrorWithExit2) {
-    declare_script("poolless", kWaitsForSigterm,
+    declare_script("poolless", waits_for_sigterm_after(announced()),
                    "unsupported = [\"threads\"]\n[traits]\nconcurrent = true\n");
     expect_usage_error({"--arch", "poolless", "--threads", "2", "--port", "0"}, "--threads");
     ServerProcess without_it({"--arch", "poolless"});  // not given: it starts
+    wait_until_ready();
     EXPECT_EQ(without_it.stop(SIGTERM, 2s), std::optional<int>(0)) << without_it.stderr_text();
 }
 
@@ -201,8 +218,9 @@ TEST_F(External, ProgramIsToldTheProtocolItSpeaks) {
 }
 
 TEST_F(External, ProgramRunsInAProcessGroupOfItsOwnThatSigtermLeavesEmpty) {
-    declare_script("family", kWaitsForSigterm);
+    declare_script("family", waits_for_sigterm_after(announced()));
     ServerProcess server({"--arch", "family"});
+    wait_until_ready();
     const pid_t program = program_of(server);
     ASSERT_GT(program, 0);
     EXPECT_EQ(process_group_of(program), program);
@@ -212,23 +230,31 @@ TEST_F(External, ProgramRunsInAProcessGroupOfItsOwnThatSigtermLeavesEmpty) {
 }
 
 TEST_F(External, ProgramThatIgnoresSigtermIsKilledWithItsGroupAndTheServerExits1) {
-    declare_script("stubborn", "trap '' TERM\nsleep 1000 &\nwhile :; do wait; done\n");
+    declare_script("stubborn", "trap '' TERM\nsleep 1000 &\n" + announced() + "\nwhile :; do wait; done\n");
     ServerProcess server({"--arch", "stubborn"});
+    wait_until_ready();
     const pid_t program = program_of(server);
     ASSERT_GT(program, 0);
-    EXPECT_EQ(server.stop(SIGTERM, 3s), std::optional<int>(1)) << server.stderr_text();
+    // The server waits 1.8 s for the program; the rest is room for a loaded machine.
+    EXPECT_EQ(server.stop(SIGTERM, 5s), std::optional<int>(1)) << server.stderr_text();
     EXPECT_NE(server.stderr_text().find("did not stop within 1.8 s"), std::string::npos)
         << server.stderr_text();
     EXPECT_FALSE(group_exists(program));
 }
 
 TEST_F(External, ProgramLeavingAProcessBehindMakesTheServerExit1) {
-    // Its child ignores SIGTERM and outlives the program, which exits 0.
-    declare_script("leaver", "(trap '' TERM; exec sleep 1000) &\ntrap 'exit 0' TERM\nwait\n");
+    // Its child ignores SIGTERM and outlives the program, which exits 0. The child says when its
+    // trap is set; the script announces itself once its own trap is set too.
+    const std::string child_ready = (folder_ / "child-ready").string();
+    declare_script("leaver", "(trap '' TERM; touch " + child_ready + "; exec sleep 1000) &\n"
+                             "trap 'exit 0' TERM\n"
+                             "while [ ! -e " + child_ready + " ]; do sleep 0.01; done\n" +
+                             announced() + "\nwait\n");
     ServerProcess server({"--arch", "leaver"});
+    wait_until_ready();
     const pid_t program = program_of(server);
     ASSERT_GT(program, 0);
-    EXPECT_EQ(server.stop(SIGTERM, 3s), std::optional<int>(1)) << server.stderr_text();
+    EXPECT_EQ(server.stop(SIGTERM, 5s), std::optional<int>(1)) << server.stderr_text();
     EXPECT_NE(server.stderr_text().find("left processes behind"), std::string::npos)
         << server.stderr_text();
     EXPECT_FALSE(group_exists(program));
