@@ -206,19 +206,25 @@ TEST_P(DescriptorExhaustion, AtTheOpenFileLimitTheServerWaitsWithoutSpinningThen
     // client, so that prethreaded's threads reach the limit too).
     constexpr int kClients = 200;
     ServerProcess server = start({}, kClients, 64);
+    // What one client costs it at rest bounds the settling below: a design that forks an
+    // interpreter per client (py-forking-mixin, 2 ms and more each, more on a loaded machine)
+    // is still starting its 200 children seconds after they connected, and that is work, not spin.
+    const microseconds per_client = cost_of_a_new_client(server.port());
     std::vector<Client> clients;
     for (int i = 0; i < kClients; ++i) {
         clients.emplace_back(server.port());
         clients.back().send(kBeautiful);
     }
     // Wait until every client that can be accepted is, and every worker has started: until three
-    // 100 ms slices in a row find the server quiet, at most scaled(3 s). Starting takes its time, several
+    // 100 ms slices in a row find the server quiet, at most scaled(3 s) or four times what the 200
+    // clients cost it at its price at rest, whichever is longer. Starting takes its time, several
     // times more in instrumented builds (under ThreadSanitizer prethreaded starting 200 threads
     // used 12% of a core 300 ms after the connects; inetd under AddressSanitizer starts a child
     // and execs an instrumented program per client, seconds of CPU for 200). A server that spins
     // is never quiet: after the wait the measured window, which is not scaled, catches it.
     std::this_thread::sleep_for(scaled(milliseconds(300)));
-    const auto settle_until = steady_clock::now() + scaled(milliseconds(3000));
+    const auto settle_until = steady_clock::now() +
+        std::max<microseconds>(scaled(milliseconds(3000)), 4 * kClients * per_client);
     for (int quiet = 0; quiet < 3 && steady_clock::now() < settle_until;) {
         const double slice_before = server.cpu_seconds();
         const auto slice_from = steady_clock::now();
