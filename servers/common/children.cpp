@@ -1,5 +1,6 @@
 #include "servers/common/children.hpp"
 
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -233,11 +234,26 @@ void run_process_pool(std::string_view name, unsigned processes, StopSignal& sto
     std::map<pid_t, unsigned> children;  // pid -> worker number
     const int name_length = static_cast<int>(name.size());
 
+    // The start gate: every child waits for end-of-file on it before it serves, which comes when
+    // the parent has forked the whole pool and closed the writing end. Without it the first
+    // children take clients while the parent still forks the rest, and on one core 64 busy
+    // workers left the parent so little CPU that a third of the pool was not there half a
+    // second later. A worker started later, in a dead one's place, finds the gate open.
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) != 0)
+        throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    Socket gate_wait(gate[0]), gate_hold(gate[1]);
+
     auto start_worker = [&](unsigned worker) {
         const pid_t pid = fork_child();
         if (pid == 0) {
             close(stop.fd());  // the parent's descriptors; the listening socket is kept
             close(sigchld.fd());
+            gate_hold.reset();  // else this child would hold its own gate shut
+            char byte;
+            while (read(gate_wait.fd(), &byte, 1) < 0 && errno == EINTR) {
+            }
+            gate_wait.reset();
             try {
                 child(worker);
             } catch (const std::exception& error) {
@@ -253,6 +269,7 @@ void run_process_pool(std::string_view name, unsigned processes, StopSignal& sto
             children.emplace(pid, worker);
     };
     for (unsigned worker = 0; worker < processes; ++worker) start_worker(worker);
+    gate_hold.reset();  // the whole pool is there: it may serve
 
     pollfd waiting[] = {{stop.fd(), POLLIN, 0}, {sigchld.fd(), POLLIN, 0}};
     while (!stop.requested()) {
