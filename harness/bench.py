@@ -237,7 +237,8 @@ def prepare_hosts(run_hosts: hosts.Hosts, binaries: Binaries, experiment, run: P
     for host in run_hosts.all:
         if host.placement:
             print(f"  {host.name}: " + ", ".join(
-                f"{role} on CPUs {getattr(host.placement, role + '_cpus')}"
+                f"{role} on CPUs "
+                f"{getattr(host.placement, hosts.PLACEMENT_ROLES[role] + '_cpus')}"
                 for role in sorted(host.roles)))
     for note in notes:
         print(f"note: {note}")
@@ -297,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.repetitions:
             experiment.repetitions = args.repetitions
         placement, notes = resolve_placement(experiment)
-        notes += deployment.placement_notes(experiment, placement)
+        if not experiment.hosts:  # (across hosts, [hosts] places the instances: hosts.py)
+            notes += deployment.placement_notes(experiment, placement)
     except experiments.ExperimentError as error:
         usage_error(str(error))
     if not binaries.load.exists():

@@ -187,14 +187,16 @@ def _parse_cpus(text) -> list[int] | None:
     return cpus
 
 
-def balancer_cpus(experiment, placement: point.Placement) -> tuple[list[int], str]:
-    """HAProxy's CPUs and a note on them: [haproxy] cpus, or "auto": the CPUs that neither the
-    servers nor the load generator have, else (none left) the servers' own, shared."""
+def balancer_cpus(experiment, placement: point.Placement,
+                  allowed: list[int] | None = None) -> tuple[list[int], str]:
+    """HAProxy's CPUs and a note on them: [haproxy] cpus, or "auto": the CPUs (of `allowed`,
+    by default this machine's) that neither the servers nor the load generator have, else
+    (none left) the servers' own, shared."""
     given = _parse_cpus(experiment.haproxy.get("cpus", "auto"))
     if given:
         return given, f"haproxy on CPUs {given} (the experiment's [haproxy] cpus)"
     taken = set(placement.server_cpus) | set(placement.load_cpus)
-    free = [cpu for cpu in sorted(os.sched_getaffinity(0)) if cpu not in taken]
+    free = [cpu for cpu in sorted(allowed or os.sched_getaffinity(0)) if cpu not in taken]
     if free:
         return free, f"haproxy on CPUs {free} of its own"
     return list(placement.server_cpus), (f"haproxy shares the server CPUs "
@@ -279,6 +281,38 @@ def common_free_port(addresses: list[str]) -> int:
     raise point.PointFailed(f"no port free on all of {', '.join(addresses)}")
 
 
+def window_reports(reports: list[dict], born_s: float | None) -> list[dict]:
+    """The rusage reports that bound a life's window: a life born inside the window (a
+    restart) counts from zero, its birth, to its one report at the end."""
+    if born_s is not None and reports:
+        return [{key: 0.0 for key in reports[0]}, reports[-1]]
+    return reports
+
+
+def sampler_peaks(sampler: point.Sampler) -> dict:
+    return {"rss_kb": sampler.peak_rss_kb, "pss_kb": sampler.peak_pss_kb,
+            "threads": sampler.peak_threads, "processes": sampler.peak_processes}
+
+
+def life_figures(index: int, where: str, pid: int, born_s: float | None,
+                 killed_s: float | None, stderr_name: str, window_s: float,
+                 at_start: procstat.GroupSample, at_end: procstat.GroupSample,
+                 reports: list[dict], asked_at: list[float], peaks: dict) -> dict:
+    """One life's entry of raw/LABEL.instances.json: its CPU over its part of the window
+    (procstat's rules, as a lone server's), its peaks, when it was born and killed."""
+    accounting = procstat.cpu_accounting(reports, window_s, asked_at)
+    user, system = procstat.window_cpu(at_start, at_end, reports, window_s, asked_at)
+    figures = {"instance": index + 1, "address": where, "pid": pid, "started_s": born_s,
+               "killed_s": killed_s, "stderr": stderr_name, "cpu_accounting": accounting,
+               "user_s": user, "sys_s": system, "peak_rss_kb": peaks["rss_kb"],
+               "peak_pss_kb": peaks["pss_kb"], "peak_threads": peaks["threads"],
+               "peak_processes": peaks["processes"]}
+    if accounting == "exact":
+        figures["switches"] = (procstat.rusage_switches(reports[-1])
+                               - procstat.rusage_switches(reports[-2]))
+    return figures
+
+
 class Life:
     """One server process of one instance: the first from before the window, a second one
     after a restart. Its CPU is counted from the window's start (or its birth, inside the
@@ -310,30 +344,16 @@ class Life:
         """The end of its window: its rusage report and a last sample."""
         self.server.report_usage()
         wanted = 1 if self.born_s is not None else 2
-        self.reports = self.server.rusage_reports(wanted)
-        if self.born_s is not None and self.reports:
-            zero = {key: 0.0 for key in self.reports[0]}  # the process's birth
-            self.reports = [zero, self.reports[-1]]
+        self.reports = window_reports(self.server.rusage_reports(wanted), self.born_s)
         self.at_end = procstat.sample_group(self.server.pgid)
         self.sampler.take(self.at_end)
         self.ended = True
 
     def figures(self, window_s: float) -> dict:
-        asked = self.server.asked_at  # a revived life's one report: nothing to compare
-        accounting = procstat.cpu_accounting(self.reports, window_s, asked)
-        user, system = procstat.window_cpu(self.at_start, self.at_end, self.reports, window_s,
-                                           asked)
-        figures = {"address": address(self.index), "pid": self.server.pgid,
-                   "started_s": self.born_s, "killed_s": self.killed_s,
-                   "stderr": self.server.stderr_path.name, "cpu_accounting": accounting,
-                   "user_s": user, "sys_s": system, "peak_rss_kb": self.sampler.peak_rss_kb,
-                   "peak_pss_kb": self.sampler.peak_pss_kb,
-                   "peak_threads": self.sampler.peak_threads,
-                   "peak_processes": self.sampler.peak_processes}
-        if accounting == "exact":
-            figures["switches"] = (procstat.rusage_switches(self.reports[-1])
-                                   - procstat.rusage_switches(self.reports[-2]))
-        return figures
+        return life_figures(self.index, address(self.index), self.server.pgid, self.born_s,
+                            self.killed_s, self.server.stderr_path.name, window_s,
+                            self.at_start, self.at_end, self.reports, self.server.asked_at,
+                            sampler_peaks(self.sampler))
 
     def stop(self) -> str:
         """Stops it as point.py stops a server (once); a note on anything that went wrong."""
@@ -384,7 +404,7 @@ def _start_instances(binaries, spec, experiment, placement, raw, lives: list[Lif
     raise AssertionError("unreachable")
 
 
-def _established(host: str, port: int) -> bool:
+def established(host: str, port: int) -> bool:
     """Whether a TCP connection to host:port is established (/proc/net/tcp, the kernel's table:
     local address as little-endian hex, state 01)."""
     wanted = "".join(f"{int(part):02X}" for part in reversed(host.split("."))) + f":{port:04X}"
@@ -408,14 +428,48 @@ def _sleep_until(wall: float, load: subprocess.Popen) -> bool:
 
 # --------------------------------------------------------------------------- one point
 
-def measure(binaries, spec, experiment, placement, raw: Path) -> dict:
-    """Measures one deployment point; always returns a row, as point.run_point does."""
-    the_plan = plan(spec.workload, experiment)
+def base_row(spec, experiment, the_plan: Plan) -> dict:
+    """point.base_row with how the point deploys its architecture."""
     row = point.base_row(spec, experiment)
     row.update(instances=the_plan.instances, balancer=the_plan.balancer or "direct",
                hosts_policy="" if the_plan.balancer else the_plan.hosts_policy,
                balance=the_plan.balance if the_plan.balancer else "",
                timeline_ms=the_plan.timeline_ms)
+    return row
+
+
+def load_flags(the_plan: Plan, start_at: float) -> list[str]:
+    """archbench-load's flags for a deployment: its timeline, its common start, and (direct
+    clients) how connections use the instances' addresses."""
+    flags = ["--timeline-ms", str(the_plan.timeline_ms)] if the_plan.timeline_ms != 1000 else []
+    flags += ["--start-at", f"{start_at:.6f}"]  # (1000 ms: archbench-load's default)
+    return flags + ([] if the_plan.balancer else ["--hosts-policy", the_plan.hosts_policy])
+
+
+def finish_row(row: dict, the_plan: Plan, result: dict, events: list[dict], serving: dict,
+               origin: float, raw: Path, spec) -> list[str]:
+    """The failover columns and raw/LABEL.events.json, the events put in the load generator's
+    window time (`origin`: the wall-clock instant its window opened); notes for the reason."""
+    for event in events:
+        event["t"] = event.pop("wall") - origin
+    notes = _failover_row(row, the_plan, result, events, serving)
+    (raw / f"{spec.label}.events.json").write_text(json.dumps(
+        {"timeline_ms": the_plan.timeline_ms, "strategy": the_plan.strategy,
+         "events": events}, indent=1) + "\n", encoding="utf-8")
+    return notes
+
+
+def balancer_figures(row: dict, lb_cpu_s: float, lb_rss_kb: int) -> None:
+    row["lb_rss_kb"] = lb_rss_kb
+    if row["requests_ok"] > 0:
+        row["lb_cpu_us_per_req"] = lb_cpu_s * 1e6 / row["requests_ok"]
+    row["lb_cpu_s"] = lb_cpu_s
+
+
+def measure(binaries, spec, experiment, placement, raw: Path) -> dict:
+    """Measures one deployment point; always returns a row, as point.run_point does."""
+    the_plan = plan(spec.workload, experiment)
+    row = base_row(spec, experiment, the_plan)
     lives: list[Life] = []
     balancer = None
     load = None
@@ -433,12 +487,8 @@ def measure(binaries, spec, experiment, placement, raw: Path) -> dict:
             binaries, spec, experiment, placement, balancer.port if balancer else port,
             json_path, hgrm_path,
             host="127.0.0.1" if balancer else ",".join(the_plan.addresses))
-        if the_plan.timeline_ms != 1000:  # archbench-load's default
-            command += ["--timeline-ms", str(the_plan.timeline_ms)]
         start_at = time.time() + START_LEAD_S
-        command += ["--start-at", f"{start_at:.6f}"]
-        if not balancer:
-            command += ["--hosts-policy", the_plan.hosts_policy]
+        command += load_flags(the_plan, start_at)
         row["offered_rps"] = offered.rate_flags(spec.workload, None)[1]
         window_wall = start_at + experiment.warmup_s
         events: list[dict] = []
@@ -497,22 +547,15 @@ def measure(binaries, spec, experiment, placement, raw: Path) -> dict:
         point._fill_from_load(row, result)
         row["slo_met"] = offered.slo_met(row, experiment.slo_us)
         row["window_s"] = window_s
-        # The events in the load generator's window: it started late by start_late_s.
-        origin = window_wall + float(result.get("start_late_s") or 0)
-        for event in events:
-            event["t"] = event.pop("wall") - origin
-        notes = _instance_figures(row, lives, result, servers_at_end, window_s, raw, spec)
+        notes = instance_figures(row, [life.figures(window_s) for life in lives if life.ended],
+                                 result, servers_at_end, raw, spec)
         if balancer:
-            row["lb_rss_kb"] = lb_start[1].peak_rss_kb
-            if row["requests_ok"] > 0:
-                row["lb_cpu_us_per_req"] = lb_cpu_s * 1e6 / row["requests_ok"]
-            row["lb_cpu_s"] = lb_cpu_s
+            balancer_figures(row, lb_cpu_s, lb_start[1].peak_rss_kb)
         _cross_check(row, placement, lb_cpus, cores_at_start, cores_at_end, lb_cpu_s,
                      result.get("loadgen", {}).get("cpu_s"))
-        notes += _failover_row(row, the_plan, result, events, serving)
-        (raw / f"{spec.label}.events.json").write_text(json.dumps(
-            {"timeline_ms": the_plan.timeline_ms, "strategy": the_plan.strategy,
-             "events": events}, indent=1) + "\n", encoding="utf-8")
+        # The events in the load generator's window: it started late by start_late_s.
+        notes += finish_row(row, the_plan, result, events, serving,
+                            window_wall + float(result.get("start_late_s") or 0), raw, spec)
         stop_notes = [note for life in lives if (note := life.stop())]
         notes += stop_notes
         if row["requests_ok"] == 0:
@@ -555,16 +598,12 @@ def _failover(the_plan: Plan, binaries, spec, experiment, placement, raw, lives:
     listening = time.time()
     events.append({"event": "restart", "instance": address(0), "wall": restarted})
     events.append({"event": "listening", "instance": address(0), "wall": listening})
-    forwarded = balancer.servers().get("i1", {}).get("stot") if balancer else None
+    forwarded = balancer.forwarded("i1") if balancer else None
     while load.poll() is None:
         if balancer:
-            try:
-                now = balancer.servers().get("i1", {}).get("stot")
-            except OSError:
-                now = forwarded
-            seen = now is not None and int(now) > int(forwarded or 0)
+            seen = balancer.forwarded("i1", forwarded) > forwarded
         else:
-            seen = _established(address(0), port)
+            seen = established(address(0), port)
         if seen:
             wall = time.time()
             events.append({"event": "serving", "instance": address(0), "wall": wall})
@@ -595,17 +634,17 @@ def _failover_row(row: dict, the_plan: Plan, result: dict, events: list[dict],
     return []
 
 
-def _instance_figures(row: dict, lives: list[Life], result: dict, lb_servers: dict,
-                      window_s: float, raw: Path, spec) -> list[str]:
-    """Per instance (raw/LABEL.instances.json) and summed (the row's server_* columns)."""
+def instance_figures(row: dict, lives: list[dict], result: dict, lb_servers: dict, raw: Path,
+                     spec) -> list[str]:
+    """Per instance (raw/LABEL.instances.json) and summed (the row's server_* columns), from
+    each life's life_figures(); notes for the row's reason."""
     hosts = {entry.get("host"): entry for entry in result.get("hosts") or []}
     instances: dict[str, dict] = {}
     for life in lives:
-        if not life.ended:
-            continue
-        entry = instances.setdefault(address(life.index), {"address": address(life.index),
-                                                           "lives": []})
-        entry["lives"].append(life.figures(window_s))
+        entry = instances.setdefault(life["address"], {"address": life["address"],
+                                                       "name": f"i{life['instance']}",
+                                                       "lives": []})
+        entry["lives"].append(life)
     accounting = "exact"
     user = system = switches = 0.0
     totals = {"peak_rss_kb": 0, "peak_pss_kb": 0, "peak_threads": 0, "peak_processes": 0}
@@ -624,9 +663,8 @@ def _instance_figures(row: dict, lives: list[Life], result: dict, lb_servers: di
         if host in hosts:
             entry["requests_ok"] = hosts[host].get("requests_ok")
             entry["errors"] = hosts[host].get("errors")
-        name = f"i{int(host.rsplit('.', 1)[1]) - 1}"
-        if name in lb_servers:
-            entry["connections_forwarded"] = int(lb_servers[name].get("stot") or 0)
+        if entry["name"] in lb_servers:
+            entry["connections_forwarded"] = int(lb_servers[entry["name"]].get("stot") or 0)
     (raw / f"{spec.label}.instances.json").write_text(
         json.dumps(list(instances.values()), indent=1) + "\n", encoding="utf-8")
     row.update(server_rss_kb=totals["peak_rss_kb"], server_pss_kb=totals["peak_pss_kb"],

@@ -12,6 +12,11 @@
     remote_dir = "/tmp/archbench"            # each host's run folders go under it
     connect_timeout_s = 10                   # ssh ConnectTimeout (each set-up call: it and a margin)
     start_lead_s = 1.0                       # how far ahead the common start is set
+    instances = ["ssh://bench@10.0.0.8", ...]   # a deployment's instances, in turn (default: the
+                                             #   server host); each at its host's address, or
+    instance_addresses = ["10.0.0.8", ...]   #   at its own entry here (one port serves them all)
+    balancer = "ssh://bench@10.0.0.9"        # where HAProxy runs, or "local" (default: the
+                                             #   server host)
 
 How a run goes. Before the first point every host is prepared at once (Host.prepare): one ssh
 master connection per host (ControlMaster, which every later ssh and scp of the run reuses),
@@ -34,9 +39,12 @@ Every ssh call is bounded (BatchMode, ConnectTimeout, ServerAliveInterval, and a
 this side); a session the harness ends, or loses, ends its job on the host (remote.py reads
 end-of-file and kills what it started), so Ctrl-C leaves nothing behind on any host.
 
-Deployment across hosts (the instances and the balancer of an `instances` experiment on hosts
-of their own) is not here yet: [hosts] would take `instances = [...]` and `balancer = "..."`
-the same way, each prepared as a Host and started under remote.py `server`.
+A deployment point (deployment.py: several instances, HAProxy, failover) runs across hosts in
+run_deployment: each instance an archbench-server under remote.py `server` on its host (the
+first on any free port, the others on that one), HAProxy under remote.py `balancer` on the
+balancer host, the load hosts connecting to the instances' addresses or to HAProxy's. The
+failover's kill and restart are lines to the first instance's job (`kill`, `restart`), and
+the figures are summed with deployment.py's own functions, as on one machine.
 """
 from __future__ import annotations
 
@@ -56,6 +64,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import deployment
+import haproxy
 import offered
 import point
 import procstat
@@ -64,7 +74,12 @@ import sentinel
 HARNESS = Path(__file__).resolve().parent
 ERROR_KINDS = ("connect", "reset", "eof", "wrong_answer", "timeout")
 KEYS = {"server", "load", "server_address", "server_bind", "identity_file", "ssh_options",
-        "remote_dir", "connect_timeout_s", "start_lead_s"}
+        "remote_dir", "connect_timeout_s", "start_lead_s", "instances", "instance_addresses",
+        "balancer"}
+# What each role of a host runs on, of its placement's CPUs: a deployment's instances and its
+# balancer run on the server CPUs of their hosts (deployment.balancer_cpus picks HAProxy's).
+PLACEMENT_ROLES = {"server": "server", "load": "load", "instances": "server",
+                   "balancer": "server"}
 MIN_PYTHON = (3, 9)
 # A host whose clock is further than this from the harness's: its load starts (or the server's
 # window opens) that much apart from the others' (docs/hosts.md#clocks).
@@ -135,6 +150,23 @@ class HostsConfig:
     remote_dir: str = "/tmp/archbench"
     connect_timeout_s: float = 10.0
     start_lead_s: float = 1.0
+    instances: list[Destination | None] | None = None  # None: the server host
+    instance_addresses: list[str] | None = None  # None: each instance's host's address
+    balancer: Destination | None = None
+    balancer_on_server: bool = True  # no `balancer` key: HAProxy runs on the server host
+    balancer_address: str = ""  # what the load generators connect to, when there is one
+
+    def reached_at(self, destination: Destination | None) -> str:
+        """The address the other hosts reach a host at: its name in the ssh URL, or for this
+        machine server_address (parse_config makes sure that is this machine's then)."""
+        return destination.host if destination is not None else self.server_address
+
+    def bind_for(self, address: str) -> str:
+        """What a program reached at `address` binds: server_bind on the server's address, else
+        the address when it is numeric, else every address of its host."""
+        if address == self.server_address:
+            return self.server_bind
+        return address if _is_ipv4(address) else "0.0.0.0"
 
 
 def _is_ipv4(text: str) -> bool:
@@ -152,12 +184,7 @@ def parse_config(table) -> HostsConfig:
     if unknown:
         raise ValueError(f"[hosts]: unknown keys {sorted(unknown)}")
     server = Destination.parse(table.get("server", LOCAL))
-    loads = table.get("load", [LOCAL])
-    if isinstance(loads, str):
-        loads = [loads]
-    if not isinstance(loads, list) or not loads:
-        raise ValueError("[hosts] load must be a non-empty list of hosts")
-    load = [Destination.parse(text) for text in loads]
+    load = _host_list(table, "load")
     address = table.get("server_address")
     if address is None:
         if server is not None:
@@ -186,7 +213,48 @@ def parse_config(table) -> HostsConfig:
     identity = table.get("identity_file")
     return HostsConfig(server, load, str(address), str(bind),
                        os.path.expanduser(identity) if identity else None, options,
-                       remote_dir.rstrip("/") or "/", **numbers)
+                       remote_dir.rstrip("/") or "/", **numbers,
+                       **_deployment_config(table, server, str(address)))
+
+
+def _host_list(table, key: str) -> list[Destination | None]:
+    hosts = table.get(key, [LOCAL])
+    if isinstance(hosts, str):
+        hosts = [hosts]
+    if not isinstance(hosts, list) or not hosts:
+        raise ValueError(f"[hosts] {key} must be a non-empty list of hosts")
+    return [Destination.parse(text) for text in hosts]
+
+
+def _deployment_config(table, server: Destination | None, server_address: str) -> dict:
+    """The keys of a deployment across hosts: where its instances and its balancer run."""
+    config: dict = {"instances": _host_list(table, "instances") if "instances" in table
+                    else None}
+    addresses = table.get("instance_addresses")
+    if addresses is not None:
+        if not isinstance(addresses, list) or not addresses or not all(
+                isinstance(a, str) and a and not a.startswith("-") for a in addresses):
+            raise ValueError("[hosts] instance_addresses must be a non-empty list of addresses")
+        if len(set(addresses)) < len(addresses):
+            raise ValueError("[hosts] instance_addresses names an address twice: the "
+                             "instances share one port, so each needs an address of its own")
+        config["instance_addresses"] = addresses
+    elif server is not None and None in (config["instances"] or []):
+        raise ValueError("[hosts] instance_addresses is needed for a local instance when the "
+                         "server is not local: the addresses the other hosts reach it at")
+    if "balancer" in table:
+        if not isinstance(table["balancer"], str):
+            raise ValueError("[hosts] balancer must be one host: \"local\" or "
+                             "ssh://[user@]host[:port]")
+        config["balancer"] = Destination.parse(table["balancer"])
+        config["balancer_on_server"] = False
+        if config["balancer"] is None and server is not None:
+            raise ValueError("[hosts] balancer = \"local\" needs the server local too "
+                             "(server_address is then the address the hosts reach this "
+                             "machine at)")
+    balancer = server if "balancer" not in table else config["balancer"]
+    config["balancer_address"] = balancer.host if balancer is not None else server_address
+    return config
 
 
 # --------------------------------------------------------------------------- one host
@@ -448,6 +516,11 @@ class Hosts:
             return by_destination[destination]
         self.server = host(config.server, "server")
         self.load = [host(destination, "load") for destination in config.load]
+        # A deployment's instances (in turn) and its balancer: by default the server host.
+        self.instances = [host(destination, "instances") for destination in config.instances] \
+            if config.instances is not None else [self.server]
+        self.balancer = self.server if config.balancer_on_server else \
+            host(config.balancer, "balancer")
         self.all = list(by_destination.values())
         self._preparing: list[threading.Thread] = []
 
@@ -493,8 +566,32 @@ class Hosts:
                              f"this machine's: the hosts' starts will not line up (run NTP)")
         return notes
 
+    def place_instances(self, count: int) -> list[tuple[Host, str]]:
+        """(host, address) of each of `count` instances: the [hosts] instances in turn, each at
+        its instance_addresses entry or its host's address; ValueError, one line, when two
+        would share an address (one port serves them all: archbench-load --port)."""
+        placed = []
+        for index in range(count):
+            host = self.instances[index % len(self.instances)]
+            addresses = self.config.instance_addresses
+            if addresses is not None and index >= len(addresses):
+                raise ValueError(f"{count} instances, but [hosts] instance_addresses names "
+                                 f"{len(addresses)}")
+            placed.append((host, addresses[index] if addresses is not None
+                           else self.config.reached_at(host.destination)))
+        for index, (_, address) in enumerate(placed):
+            first = [a for _, a in placed].index(address)
+            if first != index:
+                raise ValueError(
+                    f"instances {first + 1} and {index + 1} would both be at {address}: one port "
+                    f"serves every instance, so each needs an address of its own ([hosts] "
+                    f"instances names {len(self.instances)} host(s) for {count} instances; "
+                    f"add hosts or instance_addresses)")
+        return placed
+
     def as_meta(self) -> dict:
         return {"server": self.server.name, "load": [h.name for h in self.load],
+                "instances": [h.name for h in self.instances], "balancer": self.balancer.name,
                 "server_address": self.config.server_address,
                 "server_bind": self.config.server_bind, "start_lead_s": self.config.start_lead_s,
                 "machines": [h.as_meta() for h in self.all]}
@@ -516,7 +613,8 @@ def _sha256(path: Path) -> str:
 
 def _placement(experiment, allowed: list[int], roles: set[str], resolve_placement):
     try:
-        return resolve_placement(experiment, allowed, tuple(sorted(roles)))[0]
+        return resolve_placement(experiment, allowed,
+                                 tuple(sorted({PLACEMENT_ROLES[role] for role in roles})))[0]
     except ValueError as error:  # experiment.ExperimentError: a CPU this host lacks
         raise ValueError(f"placement: {error}") from None
 
@@ -620,18 +718,21 @@ class LoadRun:
 
 def _start_loads(hosts: Hosts, binaries: point.Binaries, spec, experiment, port: int,
                  start_at: float, capacity: float | None, label: str,
-                 probe_s: float | None = None) -> list[LoadRun]:
+                 probe_s: float | None = None, address: str | None = None,
+                 flags: list[str] = ()) -> list[LoadRun]:
+    """Every load host's archbench-load, connecting to `address` (default: server_address),
+    with `flags` (pairs of a flag and its value) beside the point's own."""
     runs = [LoadRun(h, i, c) for i, (h, c) in
             enumerate(zip(hosts.load, shares(spec.connections, len(hosts.load))), 1) if c > 0]
     idle = shares(spec.workload.idle, len(runs))
     for run, idle_part in zip(runs, idle):
-        prefix = str(run.host.folder / "points" / f"{label}.load{run.index}") \
-            if not run.host.is_local else str(run.host.folder / f"{label}.load{run.index}")
+        prefix = str(_points_folder(run.host) / f"{label}.load{run.index}")
         command = point.load_command(binaries, spec, experiment, run.host.placement, port,
                                      Path(prefix + ".json"), Path(prefix + ".hgrm"), capacity)
         command[0] = run.host.program("archbench-load", binaries.load)
         command = _with_flags(command, {
-            "--host": hosts.config.server_address, "-c": str(run.connections),
+            **dict(zip(flags[::2], flags[1::2])),
+            "--host": address or hosts.config.server_address, "-c": str(run.connections),
             "-t": str(min(run.host.placement.load_threads, run.connections)),
             "--histogram": prefix + ".histogram", "--start-at": f"{start_at:.3f}"})
         if probe_s is not None:  # the closed-loop capacity probe (offered.py)
@@ -745,9 +846,11 @@ def run_point(hosts: Hosts, binaries: point.Binaries, spec, experiment, raw: Pat
     """One point across hosts; always a row, as point.run_point. With watch_noise, the noise
     sentinel times the server's cores on its host before and after the point, and a point
     disturbed there is marked (the load hosts' cores are not timed)."""
+    if deployment.applies(spec.workload, experiment):
+        return run_deployment(hosts, binaries, spec, experiment, raw)
     row = point.base_row(spec, experiment)
-    if hosts.failure or not_across_hosts(spec, experiment):
-        row["reason"] = hosts.failure or not_across_hosts(spec, experiment)
+    if hosts.failure:
+        row["reason"] = hosts.failure
         return row
     server = None
     loads: list[LoadRun] = []
@@ -792,38 +895,37 @@ def run_point(hosts: Hosts, binaries: point.Binaries, spec, experiment, raw: Pat
             server.close()
 
 
-def not_across_hosts(spec, experiment) -> str:
-    """Why a point cannot run across hosts yet, or "": a deployment (harness/deployment.py:
-    several instances, a balancer) would need its instances and balancer placed on hosts."""
-    workload = spec.workload
-    instances = getattr(workload, "instances", None) or getattr(experiment, "instances", 1)
-    if (instances or 1) > 1 or getattr(workload, "balancer", None):
-        return ("a deployment (instances, balancer) does not run across hosts yet: "
-                "[hosts] places one server")
-    return ""
-
-
-def _start_server(hosts: Hosts, binaries, spec, experiment, raw: Path) -> Job:
-    host = hosts.server
-    command = point.server_command(binaries, spec, experiment, host.placement)
+def _start_server(hosts: Hosts, binaries, spec, experiment, raw: Path, host: Host | None = None,
+                  bind: str | None = None, port: int = 0, stem: str | None = None,
+                  sentinel: bool = True) -> Job:
+    """archbench-server under remote.py on `host` (default: the server host), binding `bind`
+    (default: server_bind) and `port` (0: any); its stderr there is STEM.server.stderr (default
+    stem: the point's label). The job, once the server listens (its port in job.port)."""
+    host = host or hosts.server
+    stem = stem or spec.label
+    command = point.server_command(binaries, spec, experiment, host.placement,
+                                   bind or hosts.config.server_bind, port)
     command[0] = host.program("archbench-server", binaries.server)
-    command = _with_flags(command, {"--host": hosts.config.server_bind})
-    stderr = (host.folder / "points" if not host.is_local else host.folder) / \
-        f"{spec.label}.server.stderr"
+    stderr = _points_folder(host) / f"{stem}.server.stderr"
     job = Job(host, host.job("server", host.placement.server_cpus, str(stderr), command,
-                             sentinel=True))
+                             sentinel=sentinel))
     try:
         started = job.event(point.STARTUP_TIMEOUT_S + hosts.config.connect_timeout_s + 5,
                             "server")
         if started.get("event") == "failed":
-            (raw / f"{spec.label}.server.stderr").write_text(started.get("stderr", ""),
-                                                             encoding="utf-8")
+            (raw / f"{stem}.server.stderr").write_text(started.get("stderr", ""),
+                                                       encoding="utf-8")
             raise point.PointFailed(f"{started['reason']} (on {host.name})")
         job.port = int(started["port"])
         return job
     except BaseException:
         job.close()
         raise
+
+
+def _points_folder(host: Host) -> Path:
+    """Where a point's files go on the host, before they come back."""
+    return host.folder if host.is_local else host.folder / "points"
 
 
 def _fill_from_loads(row: dict, loads: list[LoadRun], binaries, spec, experiment,
@@ -924,3 +1026,232 @@ def _fill_server_cost(row: dict, measured: dict, hosts: Hosts, loads: list[LoadR
 
 def _no_rusage(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("rusage "))
+
+
+# --------------------------------------------------------------------------- a deployment
+
+@dataclass
+class InstanceLife:
+    """One life of one instance of a deployment point on its host: a remote.py server job (a
+    restart is a second life, born in the window)."""
+    index: int          # 0-based: the instance's number less one
+    host: Host
+    address: str        # what the clients (or HAProxy) connect to
+    job: Job
+    stem: str           # raw/STEM.server.stderr
+    born_wall: float | None = None
+    result: dict | None = None
+
+
+class _LoadsRunning:
+    """The load jobs as deployment._sleep_until sees a load generator: running while any is."""
+
+    def __init__(self, loads: list[LoadRun]):
+        self.loads = loads
+
+    def poll(self) -> int | None:
+        running = any(run.job.process.poll() is None for run in self.loads)
+        return None if running else 0
+
+
+def run_deployment(hosts: Hosts, binaries: point.Binaries, spec, experiment, raw: Path) -> dict:
+    """One deployment point (deployment.py) across hosts: each instance an archbench-server under
+    remote.py on its host, HAProxy under remote.py on the balancer host, the load from the load
+    hosts; the kill and the restart of the first instance through its job. Always a row."""
+    the_plan = deployment.plan(spec.workload, experiment)
+    row = deployment.base_row(spec, experiment, the_plan)
+    lives: list[InstanceLife] = []
+    balancer: Job | None = None
+    loads: list[LoadRun] = []
+    try:
+        if hosts.failure:
+            raise point.PointFailed(hosts.failure)
+        try:
+            placed = hosts.place_instances(the_plan.instances)
+        except ValueError as error:
+            raise point.PointFailed(str(error)) from None
+        port = _start_instances(hosts, binaries, spec, experiment, raw, placed, lives)
+        if the_plan.balancer:
+            balancer = _start_balancer(hosts, spec, experiment, the_plan, lives, port, raw)
+        start_at = time.time() + hosts.config.start_lead_s
+        window_wall = start_at + experiment.warmup_s
+        for job in [life.job for life in lives] + ([balancer] if balancer else []):
+            job.send(f"window {window_wall:.6f}")
+        loads = _start_loads(
+            hosts, binaries, spec, experiment, balancer.port if balancer else port, start_at,
+            None, spec.label, flags=deployment.load_flags(the_plan, start_at),
+            address=hosts.config.balancer_address if balancer
+            else ",".join(life.address for life in lives))
+        row["offered_rps"] = offered.rate_flags(spec.workload, None)[1]
+        events: list[dict] = []
+        serving = _failover(hosts, binaries, spec, experiment, raw, the_plan, lives, balancer,
+                            port, window_wall, events, loads)
+        _finish_loads(loads, time.monotonic() + hosts.config.start_lead_s +
+                      experiment.warmup_s + experiment.duration_s +
+                      experiment.load.get("timeout_ms", 1000) / 1000 + experiment.point_timeout_s)
+        seen = []  # when the revived instance served, as its host or HAProxy saw it
+        for life in lives:
+            if life.result is None:
+                life.result = _end(life.job, f"instance {life.address}", seen)
+            (raw / f"{life.stem}.server.stderr").write_text(life.result["stderr"],
+                                                            encoding="utf-8")
+        lb = _end(balancer, "haproxy", seen) if balancer else None
+        if seen:
+            serving["serving_wall"] = seen[0]
+            events.append({"event": "serving", "instance": lives[0].address, "wall": seen[0]})
+        for life in lives:
+            if life.result.get("died") is not None and "killed_wall" not in life.result:
+                raise point.PointFailed(
+                    f"instance {life.address} died during the run "
+                    f"({point._exit_description(life.result['died'])}) on {life.host.name}: "
+                    f"{_last_line(_no_rusage(life.result['stderr']))}")
+        if lb is not None and lb.get("died") is not None:
+            raise point.PointFailed(f"haproxy died during the run on {hosts.balancer.name}: "
+                                    f"{lb.get('stderr_tail')}")
+        notes = _fill_from_loads(row, loads, binaries, spec, experiment, raw)
+        result = json.loads((raw / f"{spec.label}.json").read_text(encoding="utf-8"))
+        figures = [_life_figures(life, window_wall) for life in lives
+                   if life.result.get("window")]
+        row["window_s"] = max((f["window_s"] for f in figures), default=None)
+        notes += deployment.instance_figures(row, figures, result,
+                                             (lb or {}).get("servers") or {}, raw, spec)
+        if lb is not None and lb.get("lb_cpu_s") is not None:
+            deployment.balancer_figures(row, lb["lb_cpu_s"], lb["lb_rss_kb"])
+        # The events in the load generators' window: the latest started late by start_late_s.
+        notes += deployment.finish_row(row, the_plan, result, events, serving,
+                                       window_wall + float(result.get("start_late_s") or 0),
+                                       raw, spec)
+        notes += [life.result["stop_note"] for life in lives if life.result.get("stop_note")]
+        if row["requests_ok"] == 0:
+            notes.insert(0, "no request succeeded (every instance hung or refused?)")
+        row["status"] = "ok" if row["requests_ok"] > 0 else "failed"
+        row["reason"] = "; ".join(notes)
+        return row
+    except point.PointFailed as failure:
+        row["status"] = "failed"
+        row["reason"] = str(failure)
+        return row
+    finally:  # (a revived instance's life shares the job of its first)
+        for job in {id(j): j for j in [run.job for run in loads] + [life.job for life in lives]
+                    + [balancer] if j is not None}.values():
+            job.close()
+
+
+def _start_instances(hosts: Hosts, binaries, spec, experiment, raw: Path,
+                     placed: list[tuple[Host, str]], lives: list[InstanceLife]) -> int:
+    """Starts every instance on its host (appending each to `lives` at once, so that an
+    interrupted start leaves none behind), the first on any free port and the others on that
+    one; a port taken on another host means another try. Returns the port."""
+    for attempt in range(deployment.PORT_ATTEMPTS):
+        port = 0
+        try:
+            for index, (host, address) in enumerate(placed):
+                stem = f"{spec.label}.i{index + 1}"
+                job = _start_server(hosts, binaries, spec, experiment, raw, host,
+                                    hosts.config.bind_for(address), port, stem, sentinel=False)
+                lives.append(InstanceLife(index, host, address, job, stem))
+                port = job.port
+            return port
+        except point.PointFailed as failure:
+            for life in lives:
+                life.job.close()
+            lives.clear()
+            if "in use" not in str(failure) or attempt == deployment.PORT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_balancer(hosts: Hosts, spec, experiment, the_plan, lives: list[InstanceLife],
+                    port: int, raw: Path) -> Job:
+    """HAProxy under remote.py on the balancer host, in front of the instances' addresses; its
+    configuration (haproxy.py's, written there) comes back into raw/LABEL.haproxy.cfg."""
+    host = hosts.balancer
+    cpus = deployment.balancer_cpus(experiment, host.placement,
+                                    host.facts["machine"]["cpus_allowed"])[0]
+    settings = {"binary": experiment.haproxy.get("binary", "haproxy"),
+                "bind": hosts.config.bind_for(hosts.config.balancer_address),
+                "backends": [(f"i{life.index + 1}", life.address, port) for life in lives],
+                "balance": the_plan.balance, "check_inter_ms": the_plan.check_inter_ms,
+                "maxconn": spec.connections + spec.workload.idle + 64, "label": spec.label}
+    job = Job(host, host.job("balancer", cpus, str(_points_folder(host)),
+                             [json.dumps(settings)]))
+    try:
+        started = job.event(haproxy.STARTUP_TIMEOUT_S + hosts.config.connect_timeout_s + 5,
+                            "haproxy")
+        if started.get("event") == "failed":
+            raise point.PointFailed(f"{started['reason']} (on {host.name})")
+        job.port = int(started["port"])
+        (raw / f"{spec.label}.haproxy.cfg").write_text(started["config"], encoding="utf-8")
+        return job
+    except BaseException:
+        job.close()
+        raise
+
+
+def _failover(hosts: Hosts, binaries, spec, experiment, raw: Path, the_plan,
+              lives: list[InstanceLife], balancer: Job | None, port: int, window_wall: float,
+              events: list[dict], loads: list[LoadRun]) -> dict:
+    """The kill (remote.py's `kill`: the first instance's window ends and its session is
+    SIGKILLed on its host) and the restart (its `restart`: the same server started again there
+    by the same job, on the same address and port), on time; then the revived instance is
+    watched, on its host or by HAProxy, until the point ends. Returns {"restart_wall": ...}
+    once restarted."""
+    running = _LoadsRunning(loads)
+    if the_plan.kill_at_s is None or \
+            not deployment._sleep_until(window_wall + the_plan.kill_at_s, running):
+        return {}
+    victim = lives[0]
+    victim.job.send("kill")
+    victim.result = victim.job.event(point.STOP_GRACE_S + 15, f"instance {victim.address}")
+    if "killed_wall" not in victim.result:
+        raise point.PointFailed(f"instance {victim.address} on {victim.host.name} was not "
+                                f"killed: its window had not begun")
+    events.append({"event": "kill", "instance": victim.address,
+                   "wall": victim.result["killed_wall"]})
+    if the_plan.restart_after_s is None or not deployment._sleep_until(
+            victim.result["killed_wall"] + the_plan.restart_after_s, running):
+        return {}
+    restarted = time.time()
+    stem = f"{spec.label}.i1.restarted"
+    victim.job.send(f"restart {_points_folder(victim.host) / f'{stem}.server.stderr'}")
+    started = victim.job.event(point.STARTUP_TIMEOUT_S + 5, f"instance {victim.address}")
+    if started.get("event") == "failed":
+        (raw / f"{stem}.server.stderr").write_text(started.get("stderr", ""), encoding="utf-8")
+        raise point.PointFailed(f"the restart of instance {victim.address} failed: "
+                                f"{started['reason']} (on {victim.host.name})")
+    lives.append(InstanceLife(0, victim.host, victim.address, victim.job, stem,
+                              born_wall=restarted))
+    events.append({"event": "restart", "instance": victim.address, "wall": restarted})
+    events.append({"event": "listening", "instance": victim.address, "wall": time.time()})
+    if balancer is not None:
+        balancer.send("watch i1")
+    elif _is_ipv4(victim.address):  # (its connections, in the kernel's table on its host)
+        victim.job.send(f"watch {victim.address} {port}")
+    return {"restart_wall": restarted}
+
+
+def _end(job: Job, what: str, seen: list[float]) -> dict:
+    """Ends an instance's or HAProxy's window and returns its result; a `serving` event that
+    came before it (the revived instance's first client) goes into `seen`."""
+    job.send("end")
+    while True:
+        event = job.event(point.STOP_GRACE_S + 15, what)
+        if event.get("event") != "serving":
+            return event
+        seen.append(event["wall"])
+
+
+def _life_figures(life: InstanceLife, window_wall: float) -> dict:
+    """deployment.life_figures from what remote.py read on the instance's host."""
+    measured = life.result
+    window = measured["window"]
+    born_s = life.born_wall - window_wall if life.born_wall is not None else None
+    killed_s = measured["killed_wall"] - window_wall if "killed_wall" in measured else None
+    reports = deployment.window_reports(procstat.parse_rusage_reports(measured["stderr"]),
+                                        born_s)
+    figures = deployment.life_figures(
+        life.index, life.address, measured.get("pid"), born_s, killed_s,
+        f"{life.stem}.server.stderr", window["window_s"],
+        procstat.GroupSample(**window["at_start"]), procstat.GroupSample(**window["at_end"]),
+        reports, window["asked_at"], measured["peaks"])
+    return {**figures, "host": life.host.name, "window_s": window["window_s"]}

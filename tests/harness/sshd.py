@@ -7,7 +7,8 @@ folder, started in the foreground (-D) and stopped by the test.
         sshd.urls            # ["ssh://root@127.0.0.2:40123", ...]
         sshd.hosts_toml()    # identity_file and ssh_options for an experiment's [hosts]
 
-TestSshd.unavailable() says why sshd cannot run here at all (the one reason to skip).
+TestSshd.unavailable() says why sshd cannot run here at all (the one reason to skip);
+TestSshd.for_test() starts one for a test class, or skips it with that reason.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
@@ -71,6 +73,19 @@ class TestSshd:
                        "(Debian packages openssh-server and openssh-client)"
         return ""
 
+    @classmethod
+    def for_test(cls, addresses: int = 3) -> "TestSshd":
+        """A started sshd for a test class (its setUpClass); unittest.SkipTest where none can
+        run here (the one reason to skip)."""
+        why = cls.unavailable()
+        if why:
+            raise unittest.SkipTest(why)
+        sshd = cls(addresses=addresses)
+        try:
+            return sshd.start()
+        except RuntimeError as error:
+            raise unittest.SkipTest(str(error)) from None
+
     def _keygen(self, path: Path) -> str:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "archbench-test",
                         "-f", str(path)], check=True, capture_output=True, timeout=30)
@@ -100,6 +115,10 @@ PermitRootLogin prohibit-password
 MaxSessions 100
 MaxStartups 100
 Subsystem sftp {SFTP_SERVER}
+# Debian's bash reads ~/.bashrc for a command run over ssh (its shell level 1); a heavy one (a
+# version manager's `init`) then costs each session a second. The harness's ssh calls do not
+# need it: SHLVL=1 makes bash count itself level 2, and skip it.
+SetEnv SHLVL=1
 """)
         if os.geteuid() == 0:
             os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation
