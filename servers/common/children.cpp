@@ -237,8 +237,9 @@ void run_process_pool(std::string_view name, unsigned processes, StopSignal& sto
     // The start gate: every child waits for end-of-file on it before it serves, which comes when
     // the parent has forked the whole pool and closed the writing end. Without it the first
     // children take clients while the parent still forks the rest, and on one core 64 busy
-    // workers left the parent so little CPU that a third of the pool was not there half a
-    // second later. A worker started later, in a dead one's place, finds the gate open.
+    // workers left the parent so little CPU that the harness counted 51 of the pool's 65
+    // processes over a half-second point (harness.test_run in CI). A worker started later, in a
+    // dead one's place, finds the gate open.
     int gate[2];
     if (pipe2(gate, O_CLOEXEC) != 0)
         throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));

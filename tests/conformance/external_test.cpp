@@ -176,7 +176,7 @@ TEST_F(External, UnsupportedFlagOnTheCommandLineIsAOneLineErrorWithExit2) {
                    "unsupported = [\"threads\"]\n[traits]\nconcurrent = true\n");
     expect_usage_error({"--arch", "poolless", "--threads", "2", "--port", "0"}, "--threads");
     ServerProcess without_it({"--arch", "poolless"});  // not given: it starts
-    wait_until_ready();
+    ASSERT_NO_FATAL_FAILURE(wait_until_ready());
     EXPECT_EQ(without_it.stop(SIGTERM, 2s), std::optional<int>(0)) << without_it.stderr_text();
 }
 
@@ -220,7 +220,7 @@ TEST_F(External, ProgramIsToldTheProtocolItSpeaks) {
 TEST_F(External, ProgramRunsInAProcessGroupOfItsOwnThatSigtermLeavesEmpty) {
     declare_script("family", waits_for_sigterm_after(announced()));
     ServerProcess server({"--arch", "family"});
-    wait_until_ready();
+    ASSERT_NO_FATAL_FAILURE(wait_until_ready());
     const pid_t program = program_of(server);
     ASSERT_GT(program, 0);
     EXPECT_EQ(process_group_of(program), program);
@@ -232,7 +232,7 @@ TEST_F(External, ProgramRunsInAProcessGroupOfItsOwnThatSigtermLeavesEmpty) {
 TEST_F(External, ProgramThatIgnoresSigtermIsKilledWithItsGroupAndTheServerExits1) {
     declare_script("stubborn", "trap '' TERM\nsleep 1000 &\n" + announced() + "\nwhile :; do wait; done\n");
     ServerProcess server({"--arch", "stubborn"});
-    wait_until_ready();
+    ASSERT_NO_FATAL_FAILURE(wait_until_ready());
     const pid_t program = program_of(server);
     ASSERT_GT(program, 0);
     // The server waits 1.8 s for the program; the rest is room for a loaded machine.
@@ -251,7 +251,7 @@ TEST_F(External, ProgramLeavingAProcessBehindMakesTheServerExit1) {
                              "while [ ! -e " + child_ready + " ]; do sleep 0.01; done\n" +
                              announced() + "\nwait\n");
     ServerProcess server({"--arch", "leaver"});
-    wait_until_ready();
+    ASSERT_NO_FATAL_FAILURE(wait_until_ready());
     const pid_t program = program_of(server);
     ASSERT_GT(program, 0);
     EXPECT_EQ(server.stop(SIGTERM, 5s), std::optional<int>(1)) << server.stderr_text();

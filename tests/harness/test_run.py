@@ -156,8 +156,8 @@ exec "{SERVER}" "$@"
 
     def test_server_cpu_per_request_counts_reaped_children(self):
         # forked under churn: every request is a child that burns 2 ms and is reaped; beside it
-        # the same without the work, so that what a fork and an exit cost (2 to 3.5 ms a client
-        # on this project's 2-core VM under ctest -j2) is measured in the same run, not assumed.
+        # the same without the work, so that what a fork and an exit cost (2.9 to 3.0 ms a client
+        # measured by hand on this project's 2-core VM) is measured in the same run, not assumed.
         # Counted once, the work adds its 2 ms to each request; missed (the children's CPU not
         # counted), nothing; counted twice, 4 ms. Medians of three repetitions.
         experiment = write_experiment(self.tmp.path, tiny(
