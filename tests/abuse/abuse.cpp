@@ -19,6 +19,13 @@ ServerProcess Abuse::start(std::vector<std::string> extra, std::size_t clients,
     return ServerProcess(args, std::chrono::seconds(10), open_file_limit);
 }
 
+ServerProcess Abuse::start_with_one_worker(std::vector<std::string> extra) {
+    const Traits& traits = architecture().traits;
+    if (traits.process_based && traits.reports_worker_connections && !traits.one_client_per_worker)
+        extra.insert(extra.begin(), {"--processes", "1"});
+    return start(extra, 1);
+}
+
 unsigned long raise_open_file_limit() {
     rlimit limit{};
     getrlimit(RLIMIT_NOFILE, &limit);

@@ -36,6 +36,12 @@ protected:
     // > 0 runs it under that RLIMIT_NOFILE.
     ServerProcess start(std::vector<std::string> extra = {}, std::size_t clients = 2,
                         unsigned long open_file_limit = 0);
+
+    // Starts the server for one client at a time with every client meeting the same worker: a
+    // pool gets one worker (each of preforked's or epoll-prefork's processes would otherwise
+    // start on its own first use what a test counts as the server's baseline, such as the
+    // lingering thread's epoll set and eventfd).
+    ServerProcess start_with_one_worker(std::vector<std::string> extra = {});
 };
 
 // Raises this process's soft RLIMIT_NOFILE to its hard limit (servers started later inherit

@@ -18,7 +18,8 @@ class LingeringClose : public Abuse {
 protected:
     // The server's steady descriptor count after one refused client has come and gone, so that
     // what the server starts on first refusal (a lingering thread's epoll set and eventfd) is
-    // counted in. A pool gets one worker, so that every client meets the same one.
+    // counted in. The server has one worker (start_with_one_worker()), so that every client
+    // meets the same one.
     int baseline_after_a_refusal(const ServerProcess& server) {
         {
             Client refused(server.port());
@@ -88,7 +89,7 @@ TEST_P(LingeringClose, ALingeringAbuserHoldsNoOneBack) {
 
 TEST_P(LingeringClose, LingeringEndsForAClientThatNeverStopsSending) {
     // After 1 MiB discarded (or 2 s) the server closes, and its descriptor is given back.
-    ServerProcess server = start({}, 1);
+    ServerProcess server = start_with_one_worker();
     const int baseline = baseline_after_a_refusal(server);
     Client abuser(server.port());
     const auto started = steady_clock::now();
@@ -106,7 +107,7 @@ TEST_P(LingeringClose, LingeringEndsForAClientThatNeverStopsSending) {
 TEST_P(LingeringClose, ClientThatWaitsForTheCloseGetsItSoon) {
     // Refused, the client neither sends nor closes: it gets EOF at once (the server shuts its
     // side down), and the server closes its socket within the quiet period.
-    ServerProcess server = start({}, 1);
+    ServerProcess server = start_with_one_worker();
     const int baseline = baseline_after_a_refusal(server);
     Client waiting(server.port());
     waiting.send(std::string(2048, 'x'));

@@ -18,14 +18,8 @@ constexpr std::size_t kLargeReply = 1000000;
 
 class Resets : public Abuse {
 protected:
-    // One client at a time: a pool gets one worker, so that every client meets the same one
-    // (each of preforked's or epoll-prefork's processes would start what it starts on first use).
-    ServerProcess start(std::vector<std::string> extra = {}) {
-        const Traits& traits = GetParam()->traits;
-        if (traits.process_based && traits.reports_worker_connections && !traits.one_client_per_worker)
-            extra.insert(extra.begin(), {"--processes", "1"});
-        return Abuse::start(extra, 1);
-    }
+    // One client at a time, every one meeting the same worker.
+    ServerProcess start(std::vector<std::string> extra = {}) { return start_with_one_worker(extra); }
 
     // Runs `rude` once to warm the server up (what it starts on first use is not a leak), takes
     // the steady descriptor count, runs it kRude times, then checks the server.
