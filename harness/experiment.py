@@ -11,6 +11,10 @@
     protocol = "zen"              # or "http" (docs/http.md); a workload may override these three
     path = "/beautiful"           # what an HTTP load generator asks for
     load_generator = "archbench-load"  # or "wrk" (HTTP, persistent, closed loop)
+    instances = 1                 # archbench-server instances per point (harness/deployment.py:
+                                  #   127.0.0.2, 127.0.0.3, ... on one port; the workload keys
+                                  #   instances, balancer, hosts_policy, balance, check_inter_ms,
+                                  #   kill_at_s, restart_after_s and timeline_ms deploy them)
 
     [placement]                   # CPU placement; "auto": load generator and server on separate cores
     server_cpus = "auto"          # e.g. "0" or "0-7"
@@ -39,10 +43,9 @@
     [hosts]                       # optional: across machines over ssh (hosts.py; docs/hosts.md)
     server = "ssh://bench@10.0.0.5"
     load = ["ssh://bench@10.0.0.6", "ssh://bench@10.0.0.7"]
-    instances = 1                 # archbench-server instances per point (harness/deployment.py:
-                                  #   127.0.0.2, 127.0.0.3, ... on one port; the workload keys
-                                  #   instances, balancer, hosts_policy, balance, check_inter_ms,
-                                  #   kill_at_s, restart_after_s and timeline_ms deploy them)
+    instances = ["ssh://bench@10.0.0.8"]  # a deployment's instances, in turn (default: server)
+    balancer = "local"            # where HAProxy runs (default: the server host)
+
     [haproxy]                     # the balancer of workloads with balancer = "haproxy"
     balance = "roundrobin"        #   or "leastconn"; check_inter_ms, cpus, binary: deployment.py
 
