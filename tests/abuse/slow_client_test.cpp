@@ -50,7 +50,7 @@ TEST_P(SlowClientConcurrent, OthersAreAnsweredWithin250msWhileOneTricklesAQuesti
     // Five clients come one after another while the trickler trickles (for 10 s). Each must be
     // answered (a server stuck on the trickler answers none within 2 s), and typically at once:
     // the median of the five within 250 ms. The median, not the slowest: one client held up by a
-    // stall of the machine (ctest -j2 runs a flood of 2,000 connections beside this test, and
+    // stall of the machine (ctest -j2 can run a flood of 2,000 connections beside this test, and
     // py-forking-mixin forks an interpreter per client; one of five took 475 ms so in CI) is not
     // the trickler's doing.
     ServerProcess server = start({}, 2);  // a pool: a worker for the trickler, one for the rest
