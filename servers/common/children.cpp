@@ -238,8 +238,8 @@ void run_process_pool(std::string_view name, unsigned processes, StopSignal& sto
     // the parent has forked the whole pool and closed the writing end. Without it the first
     // children take clients while the parent still forks the rest, and on one core 64 busy
     // workers left the parent so little CPU that the harness counted 51 of the pool's 65
-    // processes over a half-second point (a run of harness.test_run, not committed). A worker started later, in a
-    // dead one's place, finds the gate open.
+    // processes over a half-second point (a run of harness.test_run, not committed). A worker
+    // started later, in a dead one's place, finds the gate open.
     int gate[2];
     if (pipe2(gate, O_CLOEXEC) != 0)
         throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
