@@ -21,10 +21,15 @@ protected:
     // One client at a time, every one meeting the same worker.
     ServerProcess start(std::vector<std::string> extra = {}) { return start_with_one_worker(extra); }
 
-    // Runs `rude` once to warm the server up (what it starts on first use is not a leak), takes
-    // the steady descriptor count, runs it kRude times, then checks the server.
+    // Makes sure the server is up: "listening on" comes before the program an external
+    // architecture runs has started (a Python interpreter under load can take longer than the
+    // 100 ms steady_descriptors() waits, then opens its event loop's three descriptors), so a
+    // first answer is waited for. Then runs `rude` once to warm the server up (what it starts
+    // on first use is not a leak), takes the steady descriptor count, runs it kRude times, and
+    // checks the server.
     void expect_no_harm(ServerProcess& server, const std::function<void(std::uint16_t)>& rude,
                         std::size_t reply_bytes = 0) {
+        ASSERT_TRUE(serves_a_new_client(server.port(), reply_bytes));
         rude(server.port());
         const int baseline = steady_descriptors(server);
         for (int i = 0; i < kRude && !HasFatalFailure(); ++i) rude(server.port());
