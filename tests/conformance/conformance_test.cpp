@@ -5,7 +5,9 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <string>
 #include <thread>
@@ -220,13 +222,19 @@ TEST_P(Conformance, WorkUsBurnsServerCpuPerQuestion) {
         EXPECT_EQ(client.read_answers(4).size(), 4u);
         EXPECT_GE(seconds_since(start_time), 0.2);
     }
-    // Forked children are counted once reaped, after the client has gone.
-    double burnt = 0;
-    for (int i = 0; i < 100 && burnt < 0.19; ++i) {
+    // Forked children are counted once reaped, after the client has gone. /proc gives user and
+    // system time in whole clock ticks, each read rounded down, so the difference may be one tick
+    // short in each: 4 x 50 ms less two ticks. The bound is compared in ticks: in doubles, 19
+    // ticks of 10 ms can read 0.18999999999999997 (0.41 - 0.22), which failed 4 of 59 such tests
+    // in one run under ASan.
+    const long ticks_per_second = sysconf(_SC_CLK_TCK);
+    const long least_ticks = 200 * ticks_per_second / 1000 - 2;
+    long burnt_ticks = 0;
+    for (int i = 0; i < 100 && burnt_ticks < least_ticks; ++i) {
         std::this_thread::sleep_for(20ms);
-        burnt = server.cpu_seconds() - cpu_before;
+        burnt_ticks = std::lround((server.cpu_seconds() - cpu_before) * ticks_per_second);
     }
-    EXPECT_GE(burnt, 0.19);  // 4 x 50 ms, less one clock tick
+    EXPECT_GE(burnt_ticks, least_ticks) << "of " << ticks_per_second << " a second";
 }
 
 TEST_P(Conformance, SleepUsDelaysEachAnswer) {
