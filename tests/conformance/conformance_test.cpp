@@ -225,8 +225,8 @@ TEST_P(Conformance, WorkUsBurnsServerCpuPerQuestion) {
     // Forked children are counted once reaped, after the client has gone. /proc gives user and
     // system time in whole clock ticks, each read rounded down, so the difference may be one tick
     // short in each: 4 x 50 ms less two ticks. The bound is compared in ticks: in doubles, 19
-    // ticks of 10 ms can read 0.18999999999999997 (0.41 - 0.22), which failed 4 of 59 such tests
-    // in one run under ASan.
+    // ticks of 10 ms can read 0.18999999999999997 (0.41 - 0.22): 4 of these 59 tests failed so in
+    // a repeated make test-asan, a run that is not committed.
     const long ticks_per_second = sysconf(_SC_CLK_TCK);
     const long least_ticks = 200 * ticks_per_second / 1000 - 2;
     long burnt_ticks = 0;
@@ -234,7 +234,8 @@ TEST_P(Conformance, WorkUsBurnsServerCpuPerQuestion) {
         std::this_thread::sleep_for(20ms);
         burnt_ticks = std::lround((server.cpu_seconds() - cpu_before) * ticks_per_second);
     }
-    EXPECT_GE(burnt_ticks, least_ticks) << "of " << ticks_per_second << " a second";
+    EXPECT_GE(burnt_ticks, least_ticks)
+        << "clock ticks of CPU burnt, at " << ticks_per_second << " ticks a second";
 }
 
 TEST_P(Conformance, SleepUsDelaysEachAnswer) {
