@@ -58,7 +58,8 @@ test: build
 # make test-asan, make test-tsan: the C++ suites again, every target (the servers the conformance
 # tests start included) built with AddressSanitizer + UndefinedBehaviorSanitizer, or with
 # ThreadSanitizer, each in a build folder of its own. Suites are chosen by CTest label; the
-# Python ones are not run. Any report fails: the sanitizers halt on the first error and exit
+# Python ones are not run, and the C++ suites test the architectures built from C++ here, not the
+# external programs, whose code no sanitizer sees (tests/support/architectures.cpp). Any report fails: the sanitizers halt on the first error and exit
 # non-zero, a server's leak at exit makes its exit status non-zero, and the test support fails a
 # test whose server wrote a report (tests/support/server_process.cpp).
 SANITIZER_LABELS := ^(unit|conformance|abuse|loadgen|fuzz)$$

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "servers/registry.hpp"
+#include "tests/support/architectures.hpp"
 #include "tests/support/server_process.hpp"
 #include "tests/support/time_scale.hpp"
 
@@ -135,6 +136,35 @@ TEST(ExternalExample, GoGoroutinesIsListedFromTheSourceTree) {
     EXPECT_NE(go->external, nullptr);
     const CommandResult list = run_server_command({"--list"});
     EXPECT_NE(list.out.find("\ngo-goroutines\t"), std::string::npos) << list.out;
+}
+
+// The suites test every registered architecture in the ordinary build, the external ones
+// included; under the sanitizers, every one built from this tree's C++ and no external program,
+// whose code no sanitizer instruments (tests/support/architectures.cpp). No C++ one is left out.
+TEST(ExternalExample, SuitesTestItInTheOrdinaryBuildAndEveryCppArchitectureUnderTheSanitizers) {
+    const std::vector<const Architecture*> tested = every_architecture();
+    const auto is_tested = [&](const Architecture* architecture) {
+        return std::find(tested.begin(), tested.end(), architecture) != tested.end();
+    };
+    std::size_t external = 0;
+    for (const Architecture* architecture : all_architectures()) {
+        if (architecture->external == nullptr) {
+            EXPECT_TRUE(is_tested(architecture)) << architecture->name;
+            continue;
+        }
+        ++external;
+#ifdef ARCHBENCH_SANITIZED
+        EXPECT_FALSE(is_tested(architecture)) << architecture->name;
+#else
+        EXPECT_TRUE(is_tested(architecture)) << architecture->name;
+#endif
+    }
+    EXPECT_GT(external, 0u) << "no external architecture is registered: this test checks half of nothing";
+    EXPECT_EQ(tested.size(), all_architectures().size()
+#ifdef ARCHBENCH_SANITIZED
+                                 - external
+#endif
+    );
 }
 
 TEST_F(External, ListShowsADeclaredProgramAfterTheOthers) {
