@@ -59,9 +59,10 @@ test: build
 # tests start included) built with AddressSanitizer + UndefinedBehaviorSanitizer, or with
 # ThreadSanitizer, each in a build folder of its own. Suites are chosen by CTest label; the
 # Python ones are not run, and the C++ suites test the architectures built from C++ here, not the
-# external programs, whose code no sanitizer sees (tests/support/architectures.cpp). Any report fails: the sanitizers halt on the first error and exit
-# non-zero, a server's leak at exit makes its exit status non-zero, and the test support fails a
-# test whose server wrote a report (tests/support/server_process.cpp).
+# external programs, whose code no sanitizer sees (tests/support/architectures.cpp). Any report
+# fails: the sanitizers halt on the first error and exit non-zero, a server's leak at exit makes
+# its exit status non-zero, and the test support fails a test whose server wrote a report
+# (tests/support/server_process.cpp).
 SANITIZER_LABELS := ^(unit|conformance|abuse|loadgen|fuzz)$$
 # The abuse suite's flood under the sanitizers: an instrumented process holds about 28 MB of its
 # own, and inetd's 2000 exec'd children would take more memory than the machine's 24 GB.

@@ -51,19 +51,14 @@ const HttpStandIn* stand_in(const Architecture* architecture) {
     return nullptr;
 }
 
-// Which architectures the suites test in this build. Under the sanitizers (make test-asan,
-// make test-tsan), those built from this tree's C++: a sanitizer instruments none of an external
-// program's code (Python, Go), so its suites there would check nothing that make test does not,
-// and they took a quarter of each sanitizer run's test time (CTest's costs on 4e90413: 467 of
-// 1825 s under AddressSanitizer, 443 of 1793 s under ThreadSanitizer). The C++ supervisor that
-// runs such a program stays checked there by the External tests (conformance/external_test.cpp).
-#ifdef ARCHBENCH_SANITIZED
-constexpr std::string_view kScope = " built from this tree's C++";
-bool tested_in_this_build(const Architecture& architecture) { return architecture.external == nullptr; }
-#else
-constexpr std::string_view kScope = "";
-bool tested_in_this_build(const Architecture&) { return true; }
-#endif
+// Whether the suites test `architecture` in this build. Under the sanitizers, only those built
+// from this tree's C++: a sanitizer instruments none of an external program's code (Python, Go),
+// so its suites there would check nothing that make test does not, at the cost of a server per
+// test. The C++ supervisor that runs such a program stays checked there by the External tests
+// (conformance/external_test.cpp).
+bool tested_in_this_build(const Architecture& architecture) {
+    return !kSanitizedBuild || architecture.external == nullptr;
+}
 
 bool registered(const Architecture* architecture) {
     if (const HttpStandIn* http = stand_in(architecture)) architecture = http->registered;
@@ -81,11 +76,14 @@ std::vector<const Architecture*> architectures_where(std::function<bool(const Ar
                                                      std::string_view what) {
     std::vector<const Architecture*> kept;
     for (const Architecture* architecture : all_architectures())
-        if (tested_in_this_build(*architecture) && keep(*architecture)) kept.push_back(architecture);
-    if (kept.empty())
-        kept.push_back(placeholder("none", "no registered architecture" + std::string(kScope) +
-                                               " is " + std::string(what) +
+        if (tested_in_this_build(*architecture) && keep(*architecture))
+            kept.push_back(architecture);
+    if (kept.empty()) {
+        const std::string scope = kSanitizedBuild ? " built from this tree's C++" : "";
+        kept.push_back(placeholder("none", "no registered architecture" + scope + " is " +
+                                               std::string(what) +
                                                ": this suite would test nothing"));
+    }
     return kept;
 }
 

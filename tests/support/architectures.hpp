@@ -22,14 +22,21 @@ void PrintTo(const Architecture* architecture, std::ostream* out);
 
 namespace testing {
 
-// Every registered architecture, in the registry's order. Under the sanitizers (a build with
-// ARCHBENCH_SANITIZED), every one built from this tree's C++: the external programs, which no
-// sanitizer instruments, run every suite in the ordinary build (architectures.cpp says why).
+// Built with sanitizers (make test-asan, make test-tsan: CMake defines ARCHBENCH_SANITIZED).
+#ifdef ARCHBENCH_SANITIZED
+inline constexpr bool kSanitizedBuild = true;
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+
+// Every registered architecture, in the registry's order; in a sanitized build, every one built
+// from this tree's C++. The external programs, whose code no sanitizer instruments, run every
+// suite in the ordinary build (architectures.cpp says why).
 std::vector<const Architecture*> every_architecture();
 
-// The architectures of every_architecture() whose traits `keep` accepts. `what` says what the suite needs
-// ("one event loop on one thread"): when no architecture has it, the selection is one
-// placeholder whose tests fail, saying so.
+// The architectures of every_architecture() whose traits `keep` accepts. `what` says what the
+// suite needs ("one event loop on one thread"): when no architecture has it, the selection is
+// one placeholder whose tests fail, saying so.
 std::vector<const Architecture*> architectures_where(std::function<bool(const Architecture&)> keep,
                                                      std::string_view what);
 
